@@ -1,0 +1,125 @@
+from django.contrib import admin
+from django.contrib.admin import ShowFacets
+from django.db.models import Q
+from simple_history.admin import SimpleHistoryAdmin
+
+from compliance.models import ConsentRecord, Suppression, SuppressionOrigin
+from crm.admin_paging import LargeTablePaginator
+from leads.search import contact_search_filter, lead_search_filter
+
+CONSENT_EVIDENCE_FIELDS = (
+    "lead",
+    "channels",
+    "seller_names",
+    "disclosure_text",
+    "disclosure_sha256",
+    "captured_at",
+    "ip_address",
+    "user_agent",
+    "page_url",
+    "trustedform_cert_url",
+    "jornaya_leadid",
+    "capture_method",
+)
+
+
+class RevokedFilter(admin.SimpleListFilter):
+    title = "revoked"
+    parameter_name = "revoked"
+
+    def lookups(self, request, model_admin):
+        return (("yes", "Revoked"), ("no", "In force"))
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(revoked_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(ConsentRecord)
+class ConsentRecordAdmin(SimpleHistoryAdmin):
+    """Consent is evidence: captured fields are read-only once saved, and nothing is deleted."""
+
+    list_display = (
+        "__str__",
+        "lead",
+        "seller_list",
+        "captured_at",
+        "capture_method",
+        "revoked_at",
+    )
+    list_filter = ("capture_method", RevokedFilter, "captured_at")
+    list_select_related = ("lead",)
+    search_fields = ("lead__phone", "lead__email", "lead__last_name", "jornaya_leadid")
+    search_help_text = "The lead's phone number, email address or name, or a Jornaya LeadiD."
+    sortable_by = ("captured_at",)
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    autocomplete_fields = ("lead",)
+    history_list_display = ("revoked_at", "revocation_means")
+
+    @admin.display(description="sellers shown")
+    def seller_list(self, obj):
+        return ", ".join(obj.seller_names)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ("disclosure_sha256",)
+        return (*CONSENT_EVIDENCE_FIELDS, "created_at")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        by_lead = lead_search_filter(term, prefix="lead__")
+        return queryset.filter(by_lead | Q(jornaya_leadid=term)), False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Suppression)
+class SuppressionAdmin(SimpleHistoryAdmin):
+    """The opt-out and do-not-contact list. Entries are kept for good."""
+
+    list_display = (
+        "__str__",
+        "phone",
+        "email",
+        "channel_scope",
+        "origin",
+        "received_at",
+        "recorded_by",
+    )
+    list_filter = ("origin", "channel_scope", "received_at")
+    list_select_related = ("recorded_by",)
+    search_fields = ("phone", "email")
+    search_help_text = "A phone number or an email address."
+    sortable_by = ("received_at",)
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    autocomplete_fields = ("lead",)
+    readonly_fields = ("recorded_by", "created_at")
+
+    def get_changeform_initial_data(self, request):
+        return {"origin": SuppressionOrigin.MANAGER, **super().get_changeform_initial_data(request)}
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        return (*self.readonly_fields, "phone", "email", "origin", "received_at", "lead")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.recorded_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(contact_search_filter(search_term)), False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,170 @@
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from phonenumber_field.modelfields import PhoneNumberField
+from simple_history.models import HistoricalRecords
+
+from leads.choices import Channel
+from leads.validators import validate_channel_list, validate_string_list
+
+
+class CaptureMethod(models.TextChoices):
+    WEB_FORM = "web_form", "Web form"
+    PHONE_RECORDING = "phone_recording", "Recorded phone call"
+    SMS_KEYWORD = "sms_keyword", "SMS keyword"
+    PAPER = "paper", "Signed paper form"
+    API = "api", "Vendor API"
+    IMPORT = "import", "File import"
+
+
+class RevocationMeans(models.TextChoices):
+    SMS_KEYWORD = "sms_keyword", "SMS keyword"
+    SMS_REPLY = "sms_reply", "SMS reply in plain words"
+    VERBAL = "verbal", "Said on a call"
+    EMAIL = "email", "Email unsubscribe or reply"
+    WEB = "web", "Web form"
+    API = "api", "Vendor API"
+    REASSIGNED = "reassigned", "Number reassigned after consent"
+
+
+class ConsentRecord(models.Model):
+    """Evidence that a lead agreed to be contacted: what they saw, where, and when."""
+
+    lead = models.ForeignKey("leads.Lead", on_delete=models.PROTECT, related_name="consents")
+    channels = models.JSONField(
+        "channels covered",
+        default=list,
+        validators=[validate_channel_list],
+        help_text=f"Any of {', '.join(Channel.values)}.",
+    )
+    seller_names = models.JSONField(
+        "seller names shown",
+        default=list,
+        blank=True,
+        validators=[validate_string_list],
+        help_text="The businesses the disclosure named.",
+    )
+    disclosure_text = models.TextField(blank=True, help_text="Exactly as shown to the lead.")
+    disclosure_sha256 = models.CharField(max_length=64, editable=False, blank=True)
+    captured_at = models.DateTimeField(null=True, blank=True)
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    page_url = models.URLField(max_length=2000, blank=True)
+    trustedform_cert_url = models.URLField("TrustedForm certificate URL", max_length=500, blank=True)
+    jornaya_leadid = models.CharField("Jornaya LeadiD", max_length=64, blank=True)
+    capture_method = models.CharField(
+        max_length=20, choices=CaptureMethod.choices, default=CaptureMethod.WEB_FORM
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revocation_means = models.CharField(max_length=16, choices=RevocationMeans.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["-captured_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(revoked_at__isnull=True) | ~models.Q(revocation_means=""),
+                name="consent_revocation_has_means",
+            ),
+        ]
+        indexes = [models.Index(fields=["lead", "-captured_at"], name="consent_lead_idx")]
+
+    def __str__(self):
+        channels = ", ".join(self.channels) or "no channels"
+        return f"Consent #{self.pk} ({channels})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def save(self, *args, **kwargs):
+        self.disclosure_sha256 = (
+            hashlib.sha256(self.disclosure_text.encode()).hexdigest() if self.disclosure_text else ""
+        )
+        super().save(*args, **kwargs)
+
+
+class SuppressionScope(models.TextChoices):
+    ALL = "all", "All channels"
+    CALL = Channel.CALL.value, Channel.CALL.label
+    SMS = Channel.SMS.value, Channel.SMS.label
+    EMAIL = Channel.EMAIL.value, Channel.EMAIL.label
+
+
+class SuppressionOrigin(models.TextChoices):
+    SMS_KEYWORD = "sms_keyword", "SMS keyword"
+    REP = "rep", "Recorded by a rep"
+    EMAIL_UNSUBSCRIBE = "email_unsubscribe", "Email unsubscribe"
+    API = "api", "API"
+    DNC_LIST = "dnc_list", "Do Not Call list"
+    MANAGER = "manager", "Added by a manager"
+
+
+class SuppressionDeletionRefused(Exception):
+    """Suppressions are evidence of an opt-out and are kept for good."""
+
+
+class SuppressionQuerySet(models.QuerySet):
+    def delete(self):
+        raise SuppressionDeletionRefused("Suppression entries are never deleted.")
+
+
+class Suppression(models.Model):
+    """An opt-out or do-not-contact entry for a phone or an email. Never deleted."""
+
+    phone = PhoneNumberField(blank=True)
+    email = models.EmailField(max_length=254, blank=True)
+    channel_scope = models.CharField(
+        max_length=8, choices=SuppressionScope.choices, default=SuppressionScope.ALL
+    )
+    origin = models.CharField(max_length=20, choices=SuppressionOrigin.choices)
+    reason = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    lead = models.ForeignKey(
+        "leads.Lead",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="suppressions",
+        help_text="The lead this request came from, when known.",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    history = HistoricalRecords()
+    objects = SuppressionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(phone="") | ~models.Q(email=""),
+                name="suppression_has_phone_or_email",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["phone"], name="suppression_phone_idx"),
+            models.Index(fields=["email"], name="suppression_email_idx"),
+            models.Index(fields=["-received_at"], name="suppression_received_idx"),
+        ]
+
+    def __str__(self):
+        target = str(self.phone) if self.phone else self.email
+        return f"{target} ({self.get_channel_scope_display()})"
+
+    def save(self, *args, **kwargs):
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise SuppressionDeletionRefused("Suppression entries are never deleted.")

@@ -1,0 +1,49 @@
+"""Roles as groups with permissions: what a rep and a manager may do."""
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+REP = "Rep"
+MANAGER = "Manager"
+
+# (app_label, model) -> actions. Consent records and suppressions are never deleted by anyone.
+ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
+    REP: {
+        ("leads", "lead"): ("view", "change"),
+        ("leads", "contactattempt"): ("view", "add"),
+        ("compliance", "consentrecord"): ("view",),
+        ("compliance", "suppression"): ("view", "add"),
+    },
+    MANAGER: {
+        ("leads", "leadsource"): ("view", "add", "change", "delete"),
+        ("leads", "lead"): ("view", "add", "change", "delete"),
+        ("leads", "contactattempt"): ("view", "add", "change"),
+        ("leads", "repprofile"): ("view", "add", "change", "delete"),
+        ("compliance", "consentrecord"): ("view", "add", "change"),
+        ("compliance", "suppression"): ("view", "add", "change"),
+        ("auth", "user"): ("view", "add", "change"),
+        ("django_celery_beat", "periodictask"): ("view", "add", "change", "delete"),
+    },
+}
+
+
+def _permissions_for(grants: dict[tuple[str, str], tuple[str, ...]]):
+    query = Q(pk__in=[])
+    for (app_label, model), actions in grants.items():
+        codenames = [f"{action}_{model}" for action in actions]
+        codenames += [f"{action}_historical{model}" for action in actions if action == "view"]
+        query |= Q(content_type__app_label=app_label, codename__in=codenames)
+    return Permission.objects.filter(query)
+
+
+def roles_sync() -> None:
+    """Create the role groups and set exactly the permissions listed above."""
+    for role, grants in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        group.permissions.set(_permissions_for(grants))
+
+
+def roles_sync_after_migrate(sender, app_config=None, using="default", plan=None, **kwargs):
+    # Run once, after the last app's permissions exist.
+    if app_config is not None and app_config.label == "compliance" and plan is not False:
+        roles_sync()

@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from crm.health import healthz
+
+admin.site.site_header = "Leadline"
+admin.site.site_title = "Leadline admin"
+admin.site.index_title = "Sources, leads, reps and compliance"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    path("", include("leads.urls")),
+]
+
+if settings.REDIS_URL:
+    # The RQ dashboard needs a real Redis; without one, jobs run in-process and finish at once.
+    urlpatterns.insert(0, path("admin/rq/", include("django_rq.urls")))

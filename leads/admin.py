@@ -1,0 +1,238 @@
+from django.contrib import admin, messages
+from django.contrib.admin import ShowFacets
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.template.response import TemplateResponse
+from simple_history.admin import SimpleHistoryAdmin
+
+from compliance.models import ConsentRecord
+from crm.admin_paging import LargeTablePaginator
+from leads.models import ContactAttempt, Lead, LeadSource, RepProfile
+from leads.search import lead_search_filter
+from leads.sources import source_key_rotate
+
+User = get_user_model()
+
+
+def _show_new_keys(request, keys_by_source: list[tuple[LeadSource, str]]):
+    """Render the new API keys once; they are never stored or shown again."""
+    return TemplateResponse(
+        request,
+        "admin/leads/leadsource/api_keys.html",
+        {
+            **admin.site.each_context(request),
+            "title": "New API keys",
+            "keys_by_source": keys_by_source,
+            "opts": LeadSource._meta,
+        },
+    )
+
+
+@admin.register(LeadSource)
+class LeadSourceAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "name",
+        "is_active",
+        "price_per_lead",
+        "exclusivity",
+        "daily_cap",
+        "return_window_days",
+        "api_key_hint",
+        "api_key_rotated_at",
+    )
+    list_filter = ("is_active", "exclusivity")
+    search_fields = ("name", "slug")
+    prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ("api_key_hint", "api_key_rotated_at", "created_at", "updated_at")
+    actions = ("rotate_api_keys", "pause_sources", "resume_sources")
+    fieldsets = (
+        (None, {"fields": ("name", "slug", "is_active")}),
+        ("Pricing and returns", {"fields": ("price_per_lead", "exclusivity")}),
+        ("Returns", {"fields": ("return_window_days", "allowed_return_reasons")}),
+        ("What this source may send", {"fields": ("accepted_states", "accepted_products")}),
+        ("Caps", {"fields": ("daily_cap",)}),
+        ("Feedback", {"fields": ("feedback_webhook_url", "webhook_signing_secret")}),
+        (
+            "API key",
+            {
+                "fields": ("api_key_hint", "api_key_rotated_at"),
+                "description": "Only a hash of the key is stored. Use the 'Rotate API key' "
+                "action on the list to issue a new one.",
+            },
+        ),
+        ("Record", {"fields": ("created_at", "updated_at")}),
+    )
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.new_api_key = obj.set_new_api_key()
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return _show_new_keys(request, [(obj, obj.new_api_key)])
+
+    @admin.action(description="Rotate API key (the old key stops working at once)")
+    def rotate_api_keys(self, request, queryset):
+        return _show_new_keys(request, [(s, source_key_rotate(source=s)) for s in queryset])
+
+    @admin.action(description="Pause: refuse new leads from these sources")
+    def pause_sources(self, request, queryset):
+        for source in queryset:
+            source.is_active = False
+            source.save(update_fields=["is_active", "updated_at"])
+        messages.success(request, f"Paused {len(queryset)} source(s).")
+
+    @admin.action(description="Resume: accept leads from these sources")
+    def resume_sources(self, request, queryset):
+        for source in queryset:
+            source.is_active = True
+            source.save(update_fields=["is_active", "updated_at"])
+        messages.success(request, f"Resumed {len(queryset)} source(s).")
+
+
+class ConsentRecordInline(admin.TabularInline):
+    model = ConsentRecord
+    fields = ("channels", "seller_names", "captured_at", "capture_method", "revoked_at")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class ContactAttemptInline(admin.TabularInline):
+    model = ContactAttempt
+    fields = ("started_at", "channel", "direction", "rep", "duration_seconds", "disposition")
+    readonly_fields = fields
+    extra = 0
+    show_change_link = True
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("rep")
+
+
+class ReceivedAtFilter(admin.DateFieldListFilter):
+    title = "received"
+
+
+@admin.register(Lead)
+class LeadAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "__str__",
+        "source",
+        "source_lead_id",
+        "state",
+        "product",
+        "status",
+        "score",
+        "owner",
+        "received_at",
+        "first_contact_at",
+    )
+    list_filter = (
+        "status",
+        "source",
+        "state",
+        ("owner", admin.RelatedFieldListFilter),
+        ("received_at", ReceivedAtFilter),
+    )
+    list_select_related = ("source", "owner")
+    search_fields = ("phone", "email", "source_lead_id", "first_name", "last_name")
+    search_help_text = (
+        "A phone number, an email address, the source's lead id, or a first, last or full name "
+        "(whole words)."
+    )
+    sortable_by = ("received_at", "score")
+    ordering = ("-received_at",)
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    autocomplete_fields = ("source", "owner", "duplicate_of")
+    readonly_fields = ("created_at", "updated_at")
+    inlines = (ConsentRecordInline, ContactAttemptInline)
+    history_list_display = ("status", "owner", "score")
+    fieldsets = (
+        (None, {"fields": ("source", "source_lead_id", "received_at", "status", "owner")}),
+        ("Person", {"fields": ("first_name", "last_name", "phone", "email")}),
+        ("Address", {"fields": ("street", "city", "state", "zip_code", "time_zone")}),
+        ("Purchase", {"fields": ("product", "cost", "is_exclusive", "extra")}),
+        ("Follow-up", {"fields": ("score", "first_contact_at", "duplicate_of")}),
+        ("Record", {"fields": ("created_at", "updated_at")}),
+    )
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(lead_search_filter(search_term)), False
+
+
+@admin.register(ContactAttempt)
+class ContactAttemptAdmin(SimpleHistoryAdmin):
+    list_display = (
+        "started_at",
+        "lead",
+        "channel",
+        "direction",
+        "rep",
+        "duration_seconds",
+        "disposition",
+    )
+    list_filter = ("channel", "direction", "disposition", "started_at")
+    list_select_related = ("lead", "rep")
+    search_fields = ("lead__phone", "lead__email", "lead__last_name")
+    search_help_text = "The lead's phone number, email address or name."
+    sortable_by = ("started_at",)
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    autocomplete_fields = ("lead", "rep")
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(lead_search_filter(search_term, prefix="lead__")), False
+
+
+class RepProfileInline(admin.StackedInline):
+    model = RepProfile
+    can_delete = False
+    extra = 0
+
+
+@admin.register(RepProfile)
+class RepProfileAdmin(SimpleHistoryAdmin):
+    list_display = ("__str__", "user", "is_active", "capacity", "time_zone", "open_leads")
+    list_filter = ("is_active",)
+    list_select_related = ("user",)
+    search_fields = ("user__username", "user__first_name", "user__last_name", "user__email")
+    autocomplete_fields = ("user",)
+
+    @admin.display(description="open leads")
+    def open_leads(self, obj):
+        return obj.open_lead_count
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_open_lead_count()
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class LeadlineUserAdmin(UserAdmin):
+    inlines = (RepProfileInline,)
+    list_display = ("username", "email", "first_name", "last_name", "is_staff", "role_names")
+    list_filter = ("is_staff", "is_active", "groups")
+
+    @admin.display(description="roles")
+    def role_names(self, obj):
+        return ", ".join(group.name for group in obj.groups.all())
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("groups")

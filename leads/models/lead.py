@@ -1,0 +1,127 @@
+from django.conf import settings
+from django.db import models
+from django.db.models.functions import Upper
+from phonenumber_field.modelfields import PhoneNumberField
+from simple_history.models import HistoricalRecords
+
+from leads.choices import USState
+from leads.validators import validate_time_zone
+
+# E.164: a plus, a country code that does not start with 0, at most 15 digits in all.
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+
+
+class LeadStatus(models.TextChoices):
+    NEW = "new", "New"
+    WORKING = "working", "Working"
+    CONTACTED = "contacted", "Contacted"
+    APPOINTMENT = "appointment", "Appointment set"
+    WON = "won", "Won"
+    LOST = "lost", "Lost"
+    RETURNED = "returned", "Returned to source"
+    INVALID = "invalid", "Invalid"
+    DO_NOT_CONTACT = "do_not_contact", "Do not contact"
+
+
+OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.CONTACTED, LeadStatus.APPOINTMENT)
+
+
+class LeadQuerySet(models.QuerySet):
+    def owned_by(self, user):
+        return self.filter(owner=user)
+
+    def open(self):
+        return self.filter(status__in=OPEN_STATUSES)
+
+
+class Lead(models.Model):
+    """A purchased lead: a person who asked to be contacted about a product."""
+
+    source = models.ForeignKey("leads.LeadSource", on_delete=models.PROTECT, related_name="leads")
+    source_lead_id = models.CharField(
+        "source's lead id", max_length=100, help_text="The vendor's own id for this lead."
+    )
+    received_at = models.DateTimeField()
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    phone = PhoneNumberField(help_text="Stored in E.164, e.g. +13055550123.")
+    email = models.EmailField(max_length=254, blank=True)
+    street = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    state = models.CharField(max_length=2, choices=USState.choices, blank=True)
+    zip_code = models.CharField("ZIP", max_length=10, blank=True)
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="The lead's IANA time zone, e.g. America/Chicago.",
+    )
+    product = models.CharField(max_length=64, blank=True)
+    extra = models.JSONField("extra fields", default=dict, blank=True)
+    cost = models.DecimalField(max_digits=10, decimal_places=2, default=0)
+    is_exclusive = models.BooleanField("exclusive", default=True)
+    status = models.CharField(
+        max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW, db_index=False
+    )
+    score = models.PositiveSmallIntegerField(default=0, help_text="0 to 100; higher is better.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_leads",
+        limit_choices_to={"rep_profile__isnull": False},
+    )
+    first_contact_at = models.DateTimeField(null=True, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="duplicates",
+        help_text="The earlier lead with the same phone or email.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords()
+    objects = LeadQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "source_lead_id"], name="lead_unique_source_lead_id"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(phone__regex=E164_PATTERN), name="lead_phone_e164"
+            ),
+            models.CheckConstraint(condition=models.Q(score__lte=100), name="lead_score_max_100"),
+            models.CheckConstraint(condition=models.Q(cost__gte=0), name="lead_cost_not_negative"),
+            models.CheckConstraint(
+                condition=~models.Q(duplicate_of=models.F("pk")), name="lead_not_own_duplicate"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["phone"], name="lead_phone_idx"),
+            models.Index(fields=["email"], name="lead_email_idx"),
+            models.Index(fields=["status", "owner"], name="lead_status_owner_idx"),
+            # Matches the admin's and the queues' ORDER BY received_at DESC, id DESC.
+            models.Index(fields=["-received_at", "-id"], name="lead_received_idx"),
+            models.Index(fields=["source", "-received_at"], name="lead_source_received_idx"),
+            models.Index(Upper("last_name"), name="lead_last_name_upper_idx"),
+            models.Index(Upper("first_name"), name="lead_first_name_upper_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.full_name or 'Unnamed lead'} ({self.phone})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def save(self, *args, **kwargs):
+        # Emails compare case-insensitively everywhere (dedup, suppression, search).
+        self.email = self.email.strip().lower()
+        self.state = self.state.upper()
+        super().save(*args, **kwargs)

@@ -1,0 +1,82 @@
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from leads.models.lead import OPEN_STATUSES
+from leads.validators import validate_state_list, validate_string_list, validate_time_zone
+
+
+def default_work_days() -> list[int]:
+    return [0, 1, 2, 3, 4]
+
+
+def validate_work_days(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(d, int) and 0 <= d <= 6 for d in value):
+        raise ValidationError("Enter weekday numbers from 0 (Monday) to 6 (Sunday).")
+
+
+class RepProfileQuerySet(models.QuerySet):
+    def with_open_lead_count(self):
+        return self.annotate(
+            open_lead_count=models.Count(
+                "user__owned_leads", filter=models.Q(user__owned_leads__status__in=OPEN_STATUSES)
+            )
+        )
+
+
+class RepProfile(models.Model):
+    """What routing needs to know about a sales rep."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="rep_profile"
+    )
+    is_active = models.BooleanField(
+        "active", default=True, help_text="Inactive reps receive no new leads."
+    )
+    capacity = models.PositiveSmallIntegerField(
+        default=50, help_text="Most open leads this rep holds at once."
+    )
+    licensed_states = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_state_list],
+        help_text='Two-letter codes, e.g. ["FL", "GA"]. Empty means every state.',
+    )
+    languages = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_string_list],
+        help_text='ISO 639-1 codes, e.g. ["en", "es"].',
+    )
+    time_zone = models.CharField(
+        max_length=64, default="America/New_York", validators=[validate_time_zone]
+    )
+    work_starts_at = models.TimeField(default=datetime.time(9, 0))
+    work_ends_at = models.TimeField(default=datetime.time(17, 0))
+    work_days = models.JSONField(
+        default=default_work_days,
+        validators=[validate_work_days],
+        help_text="0 is Monday, 6 is Sunday.",
+    )
+
+    history = HistoricalRecords()
+    objects = RepProfileQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = "rep"
+        ordering = ["user__username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(work_ends_at__gt=models.F("work_starts_at")),
+                name="rep_work_ends_after_start",
+            ),
+        ]
+
+    def __str__(self):
+        return self.user.get_full_name() or self.user.get_username()
+
+    def is_licensed_in(self, state: str) -> bool:
+        return not self.licensed_states or state in self.licensed_states

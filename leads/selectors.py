@@ -1,0 +1,16 @@
+"""Reads of leads that several places need."""
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.shortcuts import get_object_or_404
+
+from leads.models import Lead
+
+
+def leads_for_rep(*, rep: AbstractBaseUser):
+    """Return the rep's open leads, newest first."""
+    return Lead.objects.owned_by(rep).open().select_related("source").order_by("-received_at")
+
+
+def lead_for_rep_or_404(*, rep: AbstractBaseUser, lead_id: int) -> Lead:
+    """Return a lead the rep owns; another rep's lead is a 404, never a peek."""
+    return get_object_or_404(Lead.objects.select_related("source"), pk=lead_id, owner=rep)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from leads import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("leads/", views.my_leads, name="my_leads"),
+    path("leads/<int:lead_id>/", views.lead_detail, name="lead_detail"),
+]
