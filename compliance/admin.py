@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.admin import ShowFacets
+from django.db import models
 from django.db.models import Q
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -40,6 +41,7 @@ class RevokedFilter(admin.SimpleListFilter):
 class ConsentRecordAdmin(SimpleHistoryAdmin):
     """Consent is evidence: captured fields are read-only once saved, and nothing is deleted."""
 
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = (
         "__str__",
         "lead",

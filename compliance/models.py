@@ -52,7 +52,9 @@ class ConsentRecord(models.Model):
     ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
     user_agent = models.TextField(blank=True)
     page_url = models.URLField(max_length=2000, blank=True)
-    trustedform_cert_url = models.URLField("TrustedForm certificate URL", max_length=500, blank=True)
+    trustedform_cert_url = models.URLField(
+        "TrustedForm certificate URL", max_length=500, blank=True
+    )
     jornaya_leadid = models.CharField("Jornaya LeadiD", max_length=64, blank=True)
     capture_method = models.CharField(
         max_length=20, choices=CaptureMethod.choices, default=CaptureMethod.WEB_FORM
@@ -77,15 +79,17 @@ class ConsentRecord(models.Model):
         channels = ", ".join(self.channels) or "no channels"
         return f"Consent #{self.pk} ({channels})"
 
+    def save(self, *args, **kwargs):
+        self.disclosure_sha256 = (
+            hashlib.sha256(self.disclosure_text.encode()).hexdigest()
+            if self.disclosure_text
+            else ""
+        )
+        super().save(*args, **kwargs)
+
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
-
-    def save(self, *args, **kwargs):
-        self.disclosure_sha256 = (
-            hashlib.sha256(self.disclosure_text.encode()).hexdigest() if self.disclosure_text else ""
-        )
-        super().save(*args, **kwargs)
 
 
 class SuppressionScope(models.TextChoices):

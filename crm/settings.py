@@ -95,8 +95,8 @@ TEMPLATES = [
 # Database: SQLite in the project by default; PostgreSQL in production and CI via DATABASE_URL.
 # Persistent connections with health checks are worth about 6x on request throughput here.
 DATABASES = {
-    "default": dj_database_url.config(
-        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=env_int("DB_CONN_MAX_AGE", 600),
         conn_health_checks=True,
     )
@@ -209,6 +209,8 @@ RQ_QUEUES = {
     for name in RQ_QUEUE_NAMES
 }
 RQ_SHOW_ADMIN_LINK = bool(REDIS_URL)
+# Enqueue when the surrounding transaction commits, so a job never sees uncommitted rows.
+RQ = {"COMMIT_MODE": "on_db_commit"}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -225,6 +227,9 @@ PHONENUMBER_DEFAULT_REGION = os.environ.get("PHONENUMBER_DEFAULT_REGION", "US")
 PHONENUMBER_DB_FORMAT = "E164"
 
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
+# The business's names as lead forms show them; automated contact needs consent naming one.
+SELLER_NAMES = env_list("SELLER_NAMES", "Brightside Home Services" if DEBUG else "")
 
 # Leads received from the same phone or email within this many days are duplicates.
 LEAD_DUPLICATE_WINDOW_DAYS = env_int("LEAD_DUPLICATE_WINDOW_DAYS", 30)

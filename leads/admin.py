@@ -2,6 +2,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import ShowFacets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.db import models
 from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
 
@@ -30,6 +31,7 @@ def _show_new_keys(request, keys_by_source: list[tuple[LeadSource, str]]):
 
 @admin.register(LeadSource)
 class LeadSourceAdmin(SimpleHistoryAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     list_display = (
         "name",
         "is_active",

@@ -23,7 +23,9 @@ def validate_state_list(value) -> None:
         raise ValidationError("Enter a list of two-letter state codes.")
     unknown = sorted({str(code) for code in value} - set(USState.values))
     if unknown:
-        raise ValidationError("Unknown state codes: %(codes)s.", params={"codes": ", ".join(unknown)})
+        raise ValidationError(
+            "Unknown state codes: %(codes)s.", params={"codes": ", ".join(unknown)}
+        )
 
 
 def validate_channel_list(value) -> None:

@@ -116,12 +116,12 @@ class Lead(models.Model):
     def __str__(self):
         return f"{self.full_name or 'Unnamed lead'} ({self.phone})"
 
-    @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
-
     def save(self, *args, **kwargs):
         # Emails compare case-insensitively everywhere (dedup, suppression, search).
         self.email = self.email.strip().lower()
         self.state = self.state.upper()
         super().save(*args, **kwargs)
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()

@@ -1,0 +1,35 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from leads.demo import DEMO_PASSWORD, demo_data_load
+
+
+class Command(BaseCommand):
+    help = "Load demo sources, reps, a manager and about 2,000 leads. Safe to run twice."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--leads", type=int, default=2000, help="How many demo leads.")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Load even with DEBUG off (demo users have a published password).",
+        )
+
+    def handle(self, *args, leads, force, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError(
+                "Refusing to create demo users with a published password while DEBUG is off. "
+                "Use --force on a machine nobody else can reach."
+            )
+        summary = demo_data_load(lead_count=leads)
+        self.stdout.write(
+            f"Demo data: {summary.leads_created} leads, {summary.consents_created} consent "
+            f"records, {summary.suppressions_created} opt-outs and {summary.attempts_created} "
+            "attempts created."
+        )
+        if summary.users_created:
+            self.stdout.write(
+                f"Users created: {', '.join(summary.users_created)} (password {DEMO_PASSWORD})."
+            )
+        for name, key in summary.source_keys.items():
+            self.stdout.write(f"API key for {name} (shown once): {key}")

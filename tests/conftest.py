@@ -1,0 +1,71 @@
+import os
+
+import pytest
+
+from tests.factories import LeadSourceFactory, ManagerFactory, RepFactory
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def require_service(name: str, available: bool, why: str) -> None:
+    """Fail in CI when a real service is missing; elsewhere skip, saying why."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{name} is required in CI: {why}")
+    pytest.skip(f"{name} not configured: {why}")
+
+
+def pytest_configure(config):
+    """Fast, local settings for the whole run, before any server (live_server) starts."""
+    from django.conf import settings
+
+    # The manifest storage needs collectstatic; tests render templates without it.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # The live server speaks plain HTTP.
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SECURE_HSTS_SECONDS = 0
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+
+
+@pytest.fixture
+def rep(db):
+    return RepFactory(username="rep.one", first_name="Riley", last_name="One")
+
+
+@pytest.fixture
+def other_rep(db):
+    return RepFactory(username="rep.two", first_name="Sam", last_name="Two")
+
+
+@pytest.fixture
+def manager(db):
+    return ManagerFactory(username="boss", first_name="Morgan", last_name="Reyes")
+
+
+@pytest.fixture
+def source(db):
+    return LeadSourceFactory(name="SunPath Media", slug="sunpath")
+
+
+@pytest.fixture
+def other_source(db):
+    return LeadSourceFactory(name="HomeQuote Direct", slug="homequote")
+
+
+@pytest.fixture
+def manager_client(client, manager):
+    client.force_login(manager)
+    return client
+
+
+@pytest.fixture
+def rep_client(client, rep):
+    client.force_login(rep)
+    return client

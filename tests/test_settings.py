@@ -1,0 +1,78 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean_env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean_env, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_deploy_check_is_clean_with_production_settings():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY="x7#Kp2!vQ9z@Lm4$Wt8^Rb1&Yc6*Hn3(Ud5)Fg0-Js7+Ea2=Oi9_",
+        ALLOWED_HOSTS="leadline.example.com",
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _manage("check", DEBUG="0")
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_production_defaults_are_strict():
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, "
+        "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.ALLOWED_HOSTS, s.TIME_ZONE, s.USE_TZ)",
+        DEBUG="0",
+        SECRET_KEY="k" * 60,
+    )
+
+    assert result.stdout.split() == ["True", "True", "True", "[]", "UTC", "True"]
+
+
+def test_embedded_default_needs_no_servers():
+    result = _manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(s.TASKS_IN_PROCESS, "
+        "s.CELERY_TASK_ALWAYS_EAGER, s.RQ_QUEUES['default']['ASYNC'], "
+        "s.DATABASES['default']['ENGINE'])",
+        DEBUG="1",
+        REDIS_URL="",
+        DATABASE_URL="",
+    )
+
+    assert result.stdout.split() == ["True", "True", "False", "django.db.backends.sqlite3"]
+
+
+@pytest.mark.django_db
+def test_every_model_change_has_a_migration():
+    call_command("makemigrations", check=True, dry_run=True, verbosity=0)
