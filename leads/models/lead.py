@@ -109,6 +109,8 @@ class Lead(models.Model):
             # Matches the admin's and the queues' ORDER BY received_at DESC, id DESC.
             models.Index(fields=["-received_at", "-id"], name="lead_received_idx"),
             models.Index(fields=["source", "-received_at"], name="lead_source_received_idx"),
+            # Search looks a vendor's id up without knowing the vendor.
+            models.Index(fields=["source_lead_id"], name="lead_source_lead_id_idx"),
             models.Index(Upper("last_name"), name="lead_last_name_upper_idx"),
             models.Index(Upper("first_name"), name="lead_first_name_upper_idx"),
         ]

@@ -1,0 +1,228 @@
+"""Time the managers' lead list at a million leads, beside a stock Django admin and bare SQL.
+
+Usage: .venv/bin/python bench/admin_changelist.py [--leads 1000000] [--repeat 15]
+
+Needs PostgreSQL: DATABASE_URL names the server (default postgres://postgres@127.0.0.1:5432/test);
+the benchmark creates and uses its own database, leadline_bench, on that server.
+Prints, for each page view: median and p95 milliseconds, the number of SQL statements, and
+whether any of them counted the whole table.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_DB = "leadline_bench"
+
+
+def _bench_database_url() -> str:
+    server = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/test"
+    parts = urlparse(server)
+    if parts.scheme not in ("postgres", "postgresql"):
+        sys.exit("bench/admin_changelist.py needs a PostgreSQL DATABASE_URL")
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
+        if not exists:
+            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+    return urlunparse(parts._replace(path=f"/{BENCH_DB}"))
+
+
+def _setup_django() -> None:
+    os.environ["DATABASE_URL"] = _bench_database_url()
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-bench-only-secret-key-0123456789")
+    os.environ["DEBUG"] = "0"
+    os.environ["ALLOWED_HOSTS"] = "testserver"
+    os.environ["SECURE_SSL_REDIRECT"] = "0"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    settings.STORAGES["staticfiles"] = {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+    }
+
+
+def _load_leads(count: int) -> None:
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+
+    from leads.models import Lead, LeadSource, RepProfile
+    from leads.sources import source_create
+
+    call_command("migrate", verbosity=0)
+    user_model = get_user_model()
+    if not user_model.objects.filter(username="bench-admin").exists():
+        user_model.objects.create_superuser("bench-admin", "bench@example.com", "bench")
+    reps = []
+    for n in range(20):
+        rep, _ = user_model.objects.get_or_create(username=f"bench-rep-{n}")
+        RepProfile.objects.get_or_create(user=rep)
+        reps.append(rep.pk)
+    sources = [
+        LeadSource.objects.filter(slug=f"bench-{n}").first()
+        or source_create(name=f"Bench vendor {n}", slug=f"bench-{n}")[0]
+        for n in range(8)
+    ]
+    have = Lead.objects.count()
+    if have >= count:
+        return
+    print(f"loading {count - have:,} leads ...", flush=True)
+    started = time.perf_counter()
+    states = ["FL", "TX", "CA", "NY", "GA", "OH", "AZ", "WA", "MD", "OK"]
+    statuses = ["new", "working", "contacted", "appointment", "won", "lost"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO leads_lead (
+                source_id, source_lead_id, received_at, first_name, last_name, phone, email,
+                street, city, state, zip_code, time_zone, product, extra, cost, is_exclusive,
+                status, score, owner_id, created_at, updated_at
+            )
+            SELECT
+                (%(sources)s::bigint[])[1 + g %% 8],
+                'B-' || g,
+                now() - (g || ' seconds')::interval,
+                (ARRAY['Ana','Ben','Cara','Dev','Eli','Fay','Gus','Hana'])[1 + g %% 8],
+                'Last' || (g %% 5000),
+                '+1305' || lpad((2000000 + g %% 7999999)::text, 7, '0'),
+                'lead' || g || '@example.com',
+                '', '', (%(states)s::text[])[1 + g %% 10], '', 'America/New_York', 'solar',
+                '{}'::jsonb, 25.00, true,
+                (%(statuses)s::text[])[1 + g %% 6], g %% 101,
+                CASE WHEN g %% 4 = 0 THEN NULL ELSE (%(reps)s::int[])[1 + g %% 20] END,
+                now(), now()
+            FROM generate_series(%(start)s, %(stop)s) AS g
+            """,
+            {
+                "sources": [s.pk for s in sources],
+                "states": states,
+                "statuses": statuses,
+                "reps": reps,
+                "start": have + 1,
+                "stop": count,
+            },
+        )
+        cursor.execute("ANALYZE leads_lead")
+    print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _stock_admin_urls():
+    """A Lead admin as Django ships it: exact COUNT(*) per page and substring search."""
+    from django.contrib import admin
+    from django.urls import path
+
+    from leads.models import Lead
+
+    site = admin.AdminSite(name="stock")
+
+    @admin.register(Lead, site=site)
+    class StockLeadAdmin(admin.ModelAdmin):
+        list_display = ("__str__", "source", "state", "status", "score", "owner", "received_at")
+        list_filter = ("status", "source", "state", "owner", "received_at")
+        search_fields = ("first_name", "last_name", "phone", "email", "source_lead_id")
+        list_select_related = ("source", "owner")
+
+    return [path("stock-admin/", site.urls)]
+
+
+def _time(client, url: str, repeat: int) -> tuple[list[float], int, bool]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.get(url)  # warm caches and the connection
+    timings = []
+    for _ in range(repeat):
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = client.get(url)
+            timings.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+    sqls = [q["sql"].upper() for q in queries.captured_queries]
+    full_count = any("COUNT(*)" in sql and "LIMIT" not in sql for sql in sqls)
+    return timings, len(sqls), full_count
+
+
+def _time_sql(repeat: int) -> list[float]:
+    from django.db import connection
+
+    sql = """
+        SELECT l.*, s.name, u.username FROM leads_lead l
+        JOIN leads_leadsource s ON s.id = l.source_id
+        LEFT JOIN auth_user u ON u.id = l.owner_id
+        ORDER BY l.received_at DESC, l.id DESC LIMIT 100
+    """
+    timings = []
+    with connection.cursor() as cursor:
+        for _ in range(repeat + 1):
+            started = time.perf_counter()
+            cursor.execute(sql)
+            cursor.fetchall()
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings[1:]
+
+
+def _row(label: str, timings: list[float], statements: str, full_count: str) -> None:
+    p95 = statistics.quantiles(timings, n=20)[18] if len(timings) >= 2 else timings[0]
+    median = statistics.median(timings)
+    print(f"{label:<46} {median:>9.1f} {p95:>9.1f} {statements:>6} {full_count:>10}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    _setup_django()
+    _load_leads(args.leads)
+
+    from django.contrib.auth import get_user_model
+    from django.test import Client, override_settings
+    from django.urls import include, path
+
+    from leads.models import Lead
+
+    urlconf = type(
+        "BenchUrls",
+        (),
+        {"urlpatterns": [*_stock_admin_urls(), path("", include("crm.urls"))]},
+    )
+    phone = str(Lead.objects.order_by("id").values_list("phone", flat=True)[500])
+    pages = {
+        "first page": "leads/lead/",
+        "page 50": "leads/lead/?p=50",
+        "filter status=won": "leads/lead/?status__exact=won",
+        "filter state=TX + status=working": "leads/lead/?state__exact=TX&status__exact=working",
+        f"search phone {phone}": f"leads/lead/?q={phone.replace('+', '%2B')}",
+        "search last name": "leads/lead/?q=Last1234",
+    }
+    with override_settings(ROOT_URLCONF=urlconf):
+        client = Client()
+        client.force_login(get_user_model().objects.get(username="bench-admin"))
+        total = Lead.objects.count()
+        print(f"\nLead list at {total:,} leads, {args.repeat} requests each (milliseconds)\n")
+        print(f"{'page view':<46} {'median':>9} {'p95':>9} {'SQL':>6} {'full COUNT':>10}")
+        _row("bare SQL: first 100 rows, joined (baseline)", _time_sql(args.repeat), "1", "no")
+        for label, url in pages.items():
+            for admin_name, prefix in (("Leadline", "/admin/"), ("stock admin", "/stock-admin/")):
+                timings, statements, full_count = _time(client, prefix + url, args.repeat)
+                _row(
+                    f"{admin_name}: {label}",
+                    timings,
+                    str(statements),
+                    "yes" if full_count else "no",
+                )
+
+
+if __name__ == "__main__":
+    main()
