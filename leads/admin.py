@@ -94,7 +94,7 @@ class LeadSourceAdmin(SimpleHistoryAdmin):
 
 class ConsentRecordInline(admin.TabularInline):
     model = ConsentRecord
-    fields = ("channels", "seller_names", "captured_at", "capture_method", "revoked_at")
+    fields = ("channel_list", "seller_list", "captured_at", "capture_method", "revoked_at")
     readonly_fields = fields
     extra = 0
     show_change_link = True
@@ -102,6 +102,14 @@ class ConsentRecordInline(admin.TabularInline):
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    @admin.display(description="channels")
+    def channel_list(self, obj):
+        return ", ".join(obj.channels)
+
+    @admin.display(description="sellers shown")
+    def seller_list(self, obj):
+        return ", ".join(obj.seller_names)
 
 
 class ContactAttemptInline(admin.TabularInline):
