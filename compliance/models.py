@@ -6,6 +6,7 @@ from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+from crm.history import history_user
 from leads.choices import Channel
 from leads.validators import validate_channel_list, validate_string_list
 
@@ -63,7 +64,7 @@ class ConsentRecord(models.Model):
     revocation_means = models.CharField(max_length=16, choices=RevocationMeans.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
 
     class Meta:
         ordering = ["-captured_at"]
@@ -73,7 +74,11 @@ class ConsentRecord(models.Model):
                 name="consent_revocation_has_means",
             ),
         ]
-        indexes = [models.Index(fields=["lead", "-captured_at"], name="consent_lead_idx")]
+        indexes = [
+            models.Index(fields=["lead", "-captured_at"], name="consent_lead_idx"),
+            # Intake flags an IP that submits many leads in a short window.
+            models.Index(fields=["ip_address", "created_at"], name="consent_ip_created_idx"),
+        ]
 
     def __str__(self):
         channels = ", ".join(self.channels) or "no channels"
@@ -145,7 +150,7 @@ class Suppression(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
     objects = SuppressionQuerySet.as_manager()
 
     class Meta:

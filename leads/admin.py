@@ -8,6 +8,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from compliance.models import ConsentRecord
 from crm.admin_paging import LargeTablePaginator
+from leads import admin_imports  # noqa: F401 (registers the CSV import admin)
 from leads.models import ContactAttempt, Lead, LeadSource, RepProfile
 from leads.search import lead_search_filter
 from leads.sources import source_key_rotate

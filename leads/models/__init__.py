@@ -1,5 +1,6 @@
 from leads.models.attempt import ContactAttempt, Direction, Disposition
-from leads.models.lead import Lead, LeadStatus
+from leads.models.intake import ImportRun, ImportStatus, SourceDailyCount
+from leads.models.lead import Lead, LeadStatus, PhoneType
 from leads.models.rep import RepProfile
 from leads.models.source import Exclusivity, LeadSource, ReturnReason
 
@@ -8,9 +9,13 @@ __all__ = [
     "Direction",
     "Disposition",
     "Exclusivity",
+    "ImportRun",
+    "ImportStatus",
     "Lead",
     "LeadSource",
     "LeadStatus",
+    "PhoneType",
     "RepProfile",
     "ReturnReason",
+    "SourceDailyCount",
 ]

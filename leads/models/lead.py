@@ -4,11 +4,20 @@ from django.db.models.functions import Upper
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+from crm.history import history_user
 from leads.choices import USState
 from leads.validators import validate_time_zone
 
 # E.164: a plus, a country code that does not start with 0, at most 15 digits in all.
 E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+
+
+class PhoneType(models.TextChoices):
+    MOBILE = "mobile", "Mobile"
+    LANDLINE = "landline", "Landline"
+    VOIP = "voip", "VoIP"
+    TOLL_FREE = "toll_free", "Toll-free"
+    UNKNOWN = "unknown", "Unknown"
 
 
 class LeadStatus(models.TextChoices):
@@ -45,6 +54,9 @@ class Lead(models.Model):
     first_name = models.CharField(max_length=100, blank=True)
     last_name = models.CharField(max_length=100, blank=True)
     phone = PhoneNumberField(help_text="Stored in E.164, e.g. +13055550123.")
+    phone_type = models.CharField(
+        max_length=10, choices=PhoneType.choices, default=PhoneType.UNKNOWN, blank=True
+    )
     email = models.EmailField(max_length=254, blank=True)
     street = models.CharField(max_length=200, blank=True)
     city = models.CharField(max_length=100, blank=True)
@@ -56,8 +68,19 @@ class Lead(models.Model):
         validators=[validate_time_zone],
         help_text="The lead's IANA time zone, e.g. America/Chicago.",
     )
+    area_code_time_zones = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The zones the phone's area code covers; calling hours must suit all of them.",
+    )
+    time_zone_mismatch = models.BooleanField(
+        default=False, help_text="The ZIP's zone is not among the area code's zones."
+    )
     product = models.CharField(max_length=64, blank=True)
     extra = models.JSONField("extra fields", default=dict, blank=True)
+    quality_flags = models.JSONField(
+        default=list, blank=True, help_text="Doubts raised at intake; the lead is kept."
+    )
     cost = models.DecimalField(max_digits=10, decimal_places=2, default=0)
     is_exclusive = models.BooleanField("exclusive", default=True)
     status = models.CharField(
@@ -84,7 +107,7 @@ class Lead(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
     objects = LeadQuerySet.as_manager()
 
     class Meta:
@@ -103,8 +126,9 @@ class Lead(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["phone"], name="lead_phone_idx"),
-            models.Index(fields=["email"], name="lead_email_idx"),
+            # Dedup looks for the first lead with this phone or email inside a window.
+            models.Index(fields=["phone", "received_at"], name="lead_phone_received_idx"),
+            models.Index(fields=["email", "received_at"], name="lead_email_received_idx"),
             models.Index(fields=["status", "owner"], name="lead_status_owner_idx"),
             # Matches the admin's and the queues' ORDER BY received_at DESC, id DESC.
             models.Index(fields=["-received_at", "-id"], name="lead_received_idx"),

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
+from crm.history import history_user
 from leads.models.lead import OPEN_STATUSES
 from leads.validators import validate_state_list, validate_string_list, validate_time_zone
 
@@ -62,7 +63,7 @@ class RepProfile(models.Model):
         help_text="0 is Monday, 6 is Sunday.",
     )
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(get_user=history_user)
     objects = RepProfileQuerySet.as_manager()
 
     class Meta:

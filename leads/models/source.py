@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
+from crm.history import history_user
 from leads.validators import validate_state_list, validate_string_list
 
 API_KEY_PREFIX = "lls_"
@@ -101,14 +102,25 @@ class LeadSource(models.Model):
         help_text='Product names, e.g. ["solar"]. Empty accepts every product.',
     )
     daily_cap = models.PositiveIntegerField(
-        null=True, blank=True, help_text="Most leads accepted per day. Empty means no cap."
+        null=True, blank=True, help_text="Most leads accepted per day (UTC). Empty means no cap."
+    )
+    require_consent = models.BooleanField(
+        default=False, help_text="Refuse leads that arrive without consent evidence."
+    )
+    rate_limit_per_minute = models.PositiveIntegerField(
+        default=6000, help_text="Most API requests per minute before answering 429."
+    )
+    csv_column_mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The last CSV import's column for each lead field, reused on the next one.",
     )
     feedback_webhook_url = models.URLField(max_length=500, blank=True)
     webhook_signing_secret = models.CharField(max_length=64, default=new_webhook_secret)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(excluded_fields=["api_key_hash"])
+    history = HistoricalRecords(excluded_fields=["api_key_hash"], get_user=history_user)
     objects = LeadSourceQuerySet.as_manager()
 
     class Meta:

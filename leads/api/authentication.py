@@ -1,0 +1,62 @@
+"""Lead sources authenticate with their own API key."""
+
+from dataclasses import dataclass
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import authentication, exceptions, permissions
+
+from leads.models import LeadSource
+
+
+@dataclass(frozen=True)
+class SourceClient:
+    """The caller of the API: a lead source, standing where DRF expects a user."""
+
+    source: LeadSource
+    is_authenticated: bool = True
+
+
+def _presented_key(request) -> str:
+    header = authentication.get_authorization_header(request).decode("latin-1").strip()
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() == "bearer" and key.strip():
+        return key.strip()
+    return request.META.get("HTTP_X_API_KEY", "").strip()
+
+
+class SourceKeyAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Bearer <key>` or `X-API-Key: <key>`."""
+
+    def authenticate(self, request):
+        key = _presented_key(request)
+        if not key:
+            return None
+        source = LeadSource.objects.by_api_key(key)
+        if source is None:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
+        return SourceClient(source), key
+
+    def authenticate_header(self, request):
+        return 'Bearer realm="leadline"'
+
+
+class IsActiveSource(permissions.BasePermission):
+    message = "This source is paused; its leads are refused. Contact the buyer."
+
+    def has_permission(self, request, view):
+        client = request.user
+        if not isinstance(client, SourceClient):
+            raise exceptions.NotAuthenticated("Send your API key as Authorization: Bearer <key>.")
+        return client.source.is_active
+
+
+class SourceKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "leads.api.authentication.SourceKeyAuthentication"
+    name = "SourceKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The API key given to your source (also accepted as X-API-Key).",
+        }

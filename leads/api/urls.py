@@ -1,0 +1,11 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from leads.api.views import LeadBatchIntakeView, LeadIntakeView
+
+urlpatterns = [
+    path("leads/", LeadIntakeView.as_view(), name="api_lead_create"),
+    path("leads/batch/", LeadBatchIntakeView.as_view(), name="api_lead_batch_create"),
+    path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("docs/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_docs"),
+]

@@ -1,0 +1,319 @@
+"""Turn one vendor payload (JSON object, form post or CSV row) into clean lead data.
+
+Every problem is collected, so the vendor hears about all of them at once, each under the
+name of the field it concerns.
+"""
+
+import datetime
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from leads.choices import Channel
+from leads.models import Exclusivity, LeadSource
+from leads.normalize import (
+    InvalidField,
+    lead_time_zones,
+    normalize_email,
+    normalize_phone,
+    normalize_state,
+    normalize_zip,
+    zip_location,
+)
+from leads.quality import quality_flags
+
+MAX_LENGTHS = {
+    "source_lead_id": 100,
+    "first_name": 100,
+    "last_name": 100,
+    "street": 200,
+    "city": 100,
+    "product": 64,
+}
+CONSENT_FIELDS = (
+    "captured_at",
+    "ip",
+    "user_agent",
+    "page_url",
+    "disclosure_text",
+    "sellers",
+    "channels",
+    "trustedform_cert_url",
+    "jornaya_leadid",
+)
+CONSENT_LIST_FIELDS = ("sellers", "channels")
+MAX_EXTRA_BYTES = 16_384
+CLOCK_SKEW = datetime.timedelta(minutes=5)
+JORNAYA_TOKEN = re.compile(
+    r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+)
+TRUSTEDFORM_HOSTS = {"cert.trustedform.com", "cert.trustedform-dev.com"}
+TRUE_WORDS = {"1", "true", "yes", "y", "on"}
+FALSE_WORDS = {"0", "false", "no", "n", "off", ""}
+
+
+@dataclass
+class CleanConsent:
+    captured_at: datetime.datetime | None
+    ip_address: str | None
+    user_agent: str
+    page_url: str
+    disclosure_text: str
+    seller_names: list[str]
+    channels: list[str]
+    trustedform_cert_url: str
+    jornaya_leadid: str
+
+    @property
+    def is_evidence(self) -> bool:
+        """Say whether this is enough to count as consent: words shown, and when."""
+        return bool(self.captured_at and self.disclosure_text and self.channels)
+
+
+@dataclass
+class CleanLead:
+    source_lead_id: str
+    first_name: str = ""
+    last_name: str = ""
+    phone: str = ""
+    phone_type: str = "unknown"
+    email: str = ""
+    street: str = ""
+    city: str = ""
+    state: str = ""
+    zip_code: str = ""
+    time_zone: str = ""
+    area_code_time_zones: list[str] = field(default_factory=list)
+    time_zone_mismatch: bool = False
+    product: str = ""
+    is_exclusive: bool = True
+    extra: dict = field(default_factory=dict)
+    consent: CleanConsent | None = None
+    quality_flags: list[str] = field(default_factory=list)
+
+
+class Problems(dict):
+    """Field name -> messages, in the order found."""
+
+    def add(self, field_name: str, message: str) -> None:
+        self.setdefault(field_name, []).append(message)
+
+
+def _text(raw: Mapping, name: str, problems: Problems) -> str:
+    value = raw.get(name)
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list, bool)):
+        problems.add(name, "Must be text.")
+        return ""
+    value = str(value).strip()
+    limit = MAX_LENGTHS.get(name)
+    if limit and len(value) > limit:
+        problems.add(name, f"Must be at most {limit} characters (got {len(value)}).")
+        return ""
+    return value
+
+
+def _boolean(value, name: str, problems: Problems) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    problems.add(name, f"Must be true or false (got {str(value)[:40]!r}).")
+    return None
+
+
+def _string_list(value, name: str, problems: Problems) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        problems.add(name, "Must be a list of text values.")
+        return []
+    # Form posts and CSV cells may carry several values separated by commas.
+    return [part.strip() for item in value for part in item.split(",") if part.strip()]
+
+
+def _consent_raw(raw: Mapping) -> Mapping | None:
+    """Return the consent object, from nested JSON or from flat consent_* names."""
+    nested = raw.get("consent")
+    if nested is not None:
+        return nested
+    flat = {name: raw[f"consent_{name}"] for name in CONSENT_FIELDS if f"consent_{name}" in raw}
+    return flat or None
+
+
+def _captured_at(value, problems: Problems) -> datetime.datetime | None:
+    if value in (None, ""):
+        return None
+    parsed = parse_datetime(str(value).strip()) if isinstance(value, str) else None
+    if parsed is None:
+        problems.add("consent.captured_at", "Must be an ISO 8601 date and time with a UTC offset.")
+        return None
+    if timezone.is_naive(parsed):
+        problems.add("consent.captured_at", "Must include a UTC offset, e.g. 2026-11-22T14:03:00Z.")
+        return None
+    if parsed > timezone.now() + CLOCK_SKEW:
+        problems.add("consent.captured_at", "Is in the future.")
+        return None
+    return parsed
+
+
+def _url(value: str, name: str, problems: Problems) -> str:
+    if not value:
+        return ""
+    try:
+        URLValidator(schemes=["http", "https"])(value)
+    except ValidationError:
+        problems.add(name, f"Is not a valid http(s) URL: {value[:80]!r}.")
+        return ""
+    if len(value) > 2000:
+        problems.add(name, "Must be at most 2000 characters.")
+        return ""
+    return value
+
+
+def _consent_clean(raw_consent, problems: Problems) -> CleanConsent | None:
+    if raw_consent is None:
+        return None
+    if not isinstance(raw_consent, Mapping):
+        problems.add("consent", "Must be an object.")
+        return None
+    text = {name: _text(raw_consent, name, Problems()) for name in CONSENT_FIELDS}
+    ip = text["ip"]
+    if ip:
+        try:
+            ip = str(ipaddress.ip_address(ip))
+        except ValueError:
+            problems.add("consent.ip", f"Is not an IP address: {ip[:45]!r}.")
+            ip = None
+    channels = [
+        c.lower() for c in _string_list(raw_consent.get("channels"), "consent.channels", problems)
+    ]
+    unknown = sorted(set(channels) - set(Channel.values))
+    if unknown:
+        problems.add(
+            "consent.channels",
+            f"Unknown channels {', '.join(unknown)}; use {', '.join(Channel.values)}.",
+        )
+    trustedform = _url(text["trustedform_cert_url"], "consent.trustedform_cert_url", problems)
+    if trustedform and urlparse(trustedform).hostname not in TRUSTEDFORM_HOSTS:
+        problems.add(
+            "consent.trustedform_cert_url", "Must be a cert.trustedform.com certificate URL."
+        )
+    jornaya = text["jornaya_leadid"]
+    if jornaya and not JORNAYA_TOKEN.match(jornaya):
+        problems.add("consent.jornaya_leadid", "Must be a 36-character LeadiD token.")
+    if len(text["disclosure_text"]) > 10_000:
+        problems.add("consent.disclosure_text", "Must be at most 10,000 characters.")
+    return CleanConsent(
+        captured_at=_captured_at(raw_consent.get("captured_at"), problems),
+        ip_address=ip or None,
+        user_agent=text["user_agent"][:1000],
+        page_url=_url(text["page_url"], "consent.page_url", problems),
+        disclosure_text=text["disclosure_text"],
+        seller_names=_string_list(raw_consent.get("sellers"), "consent.sellers", problems),
+        channels=[c for c in dict.fromkeys(channels) if c in Channel.values],
+        trustedform_cert_url=trustedform,
+        jornaya_leadid=jornaya,
+    )
+
+
+def _extra(raw: Mapping, problems: Problems) -> dict:
+    value = raw.get("extra")
+    if value is None:
+        # Form posts and CSV rows send extra fields flat, as extra_<name>.
+        value = {key[6:]: raw[key] for key in raw if key.startswith("extra_") and key[6:]}
+    elif isinstance(value, str):
+        try:
+            value = json.loads(value) if value.strip() else {}
+        except ValueError:
+            problems.add("extra", "Must be a JSON object.")
+            return {}
+    if not isinstance(value, dict):
+        problems.add("extra", "Must be an object.")
+        return {}
+    if len(json.dumps(value, default=str)) > MAX_EXTRA_BYTES:
+        problems.add("extra", f"Must be at most {MAX_EXTRA_BYTES:,} bytes as JSON.")
+        return {}
+    return value
+
+
+def _normalised(function, raw_value, problems: Problems):
+    try:
+        return function(raw_value)
+    except InvalidField as error:
+        problems.add(error.field, error.message)
+        return None
+
+
+def payload_clean(*, raw: Mapping, source: LeadSource) -> tuple[CleanLead | None, Problems]:
+    """Validate and normalise one payload; return clean data, or None and every problem."""
+    problems = Problems()
+    if not isinstance(raw, Mapping):
+        problems.add("lead", "Must be an object.")
+        return None, problems
+    source_lead_id = _text(raw, "source_lead_id", problems)
+    if not source_lead_id and "source_lead_id" not in problems:
+        problems.add("source_lead_id", "Is required.")
+    lead = CleanLead(source_lead_id=source_lead_id)
+    for name in ("first_name", "last_name", "street", "city", "product"):
+        setattr(lead, name, _text(raw, name, problems))
+    raw_phone = _text(raw, "phone", problems)
+    phone = None
+    if raw_phone:
+        phone = _normalised(normalize_phone, raw_phone, problems)
+    elif "phone" not in problems:
+        problems.add("phone", "Is required.")
+    raw_email = _text(raw, "email", problems)
+    lead.email = (_normalised(normalize_email, raw_email, problems) or "") if raw_email else ""
+    raw_zip = _text(raw, "zip", problems) or _text(raw, "zip_code", problems)
+    lead.zip_code = (_normalised(normalize_zip, raw_zip, problems) or "") if raw_zip else ""
+    raw_state = _text(raw, "state", problems)
+    lead.state = (_normalised(normalize_state, raw_state, problems) or "") if raw_state else ""
+    location = zip_location(lead.zip_code) if lead.zip_code else None
+    if lead.zip_code and location is None:
+        problems.add("zip", f"ZIP {lead.zip_code} is not a US ZIP code.")
+    if location and lead.state and location.state != lead.state:
+        problems.add(
+            "state",
+            f"{lead.state} does not match ZIP {lead.zip_code}, which is in {location.state}.",
+        )
+    if location and not lead.state:
+        lead.state = location.state
+    exclusive = _boolean(raw.get("exclusive"), "exclusive", problems)
+    lead.is_exclusive = (
+        source.exclusivity == Exclusivity.EXCLUSIVE if exclusive is None else exclusive
+    )
+    lead.extra = _extra(raw, problems)
+    lead.consent = _consent_clean(_consent_raw(raw), problems)
+    if phone is not None:
+        lead.phone = phone.e164
+        lead.phone_type = phone.number_type
+        zones = lead_time_zones(zip5=lead.zip_code, state=lead.state, phone_result=phone)
+        lead.time_zone = zones.primary_zone or ""
+        lead.area_code_time_zones = list(zones.area_code_zones)
+        lead.time_zone_mismatch = zones.disagreement
+        lead.quality_flags = quality_flags(
+            first_name=lead.first_name,
+            last_name=lead.last_name,
+            email=lead.email,
+            phone_result=phone,
+            zip_location=location,
+            state=lead.state,
+        )
+    if problems:
+        return None, problems
+    return lead, problems

@@ -1,0 +1,89 @@
+"""Quality flags: doubts about a lead raised at intake. Stored and shown; never a rejection."""
+
+import re
+from enum import StrEnum
+from functools import cache
+
+from leads.normalize import PhoneResult, ZipLocation
+
+
+class QualityFlag(StrEnum):
+    FAKE_NAME = "fake_name"
+    DISPOSABLE_EMAIL = "disposable_email"
+    PHONE_STATE_MISMATCH = "phone_state_mismatch"
+    REPEAT_PHONE = "repeat_phone"
+    REPEAT_IP = "repeat_ip"
+
+
+FAKE_NAMES = {
+    "test",
+    "testing",
+    "asdf",
+    "qwerty",
+    "fake",
+    "none",
+    "na",
+    "n/a",
+    "null",
+    "unknown",
+    "anonymous",
+    "xxx",
+    "abc",
+    "john doe",
+    "jane doe",
+    "mickey mouse",
+    "donald duck",
+    "test test",
+    "first last",
+    "firstname lastname",
+}
+KEYBOARD_RUNS = ("qwert", "asdfg", "zxcvb", "hjkl", "uiop")
+REPEATED_CHARACTER = re.compile(r"(.)\1{3,}")
+
+
+@cache
+def _disposable_domains() -> frozenset[str]:
+    from disposable_email_domains import blocklist
+
+    return frozenset(blocklist)
+
+
+def is_fake_name(first_name: str, last_name: str) -> bool:
+    """Say whether a name is obviously not a person's."""
+    first, last = first_name.strip().lower(), last_name.strip().lower()
+    full = f"{first} {last}".strip()
+    if not full:
+        return False
+    if full in FAKE_NAMES or first in FAKE_NAMES or last in FAKE_NAMES:
+        return True
+    if any(ch.isdigit() for ch in full) or REPEATED_CHARACTER.search(full):
+        return True
+    if any(run in full.replace(" ", "") for run in KEYBOARD_RUNS):
+        return True
+    return bool(first and first == last and len(first) > 1)
+
+
+def quality_flags(
+    *,
+    first_name: str,
+    last_name: str,
+    email: str,
+    phone_result: PhoneResult | None,
+    zip_location: ZipLocation | None,
+    state: str,
+) -> list[str]:
+    """Return the flags this lead's own data raises."""
+    flags = []
+    if is_fake_name(first_name, last_name):
+        flags.append(QualityFlag.FAKE_NAME)
+    if email and email.rpartition("@")[2] in _disposable_domains():
+        flags.append(QualityFlag.DISPOSABLE_EMAIL)
+    lead_state = zip_location.state if zip_location else state
+    if (
+        phone_result
+        and phone_result.states
+        and lead_state
+        and lead_state not in phone_result.states
+    ):
+        flags.append(QualityFlag.PHONE_STATE_MISMATCH)
+    return [str(flag) for flag in flags]
