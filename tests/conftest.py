@@ -34,6 +34,14 @@ def pytest_configure(config):
     settings.CSRF_COOKIE_SECURE = False
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Rate-limit counters live in the cache; each test starts with none.
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def rep(db):
     return RepFactory(username="rep.one", first_name="Riley", last_name="One")

@@ -4,7 +4,7 @@ from django.http import QueryDict
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
-from rest_framework.parsers import FormParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -43,7 +43,7 @@ class IntakeView(APIView):
     authentication_classes = [SourceKeyAuthentication]
     permission_classes = [IsActiveSource]
     throttle_classes = [SourceRateThrottle]
-    parser_classes = [SafeJSONParser, FormParser]
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]
     max_bytes = SINGLE_MAX_BYTES
 
     def initial(self, request, *args, **kwargs):

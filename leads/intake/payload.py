@@ -31,6 +31,8 @@ from leads.normalize import (
 from leads.quality import quality_flags
 
 MAX_LENGTHS = {
+    "consent.user_agent": 1000,
+    "consent.jornaya_leadid": 64,
     "source_lead_id": 100,
     "first_name": 100,
     "last_name": 100,
@@ -107,17 +109,21 @@ class Problems(dict):
         self.setdefault(field_name, []).append(message)
 
 
-def _text(raw: Mapping, name: str, problems: Problems) -> str:
+def _text(raw: Mapping, name: str, problems: Problems, *, label: str = "") -> str:
+    label = label or name
     value = raw.get(name)
     if value is None:
         return ""
     if isinstance(value, (dict, list, bool)):
-        problems.add(name, "Must be text.")
+        problems.add(label, "Must be text.")
         return ""
     value = str(value).strip()
-    limit = MAX_LENGTHS.get(name)
+    limit = MAX_LENGTHS.get(label)
     if limit and len(value) > limit:
-        problems.add(name, f"Must be at most {limit} characters (got {len(value)}).")
+        problems.add(label, f"Must be at most {limit} characters (got {len(value)}).")
+        return ""
+    if "\x00" in value:
+        problems.add(label, "Must not contain NUL characters.")
         return ""
     return value
 
@@ -191,7 +197,11 @@ def _consent_clean(raw_consent, problems: Problems) -> CleanConsent | None:
     if not isinstance(raw_consent, Mapping):
         problems.add("consent", "Must be an object.")
         return None
-    text = {name: _text(raw_consent, name, Problems()) for name in CONSENT_FIELDS}
+    text = {
+        name: _text(raw_consent, name, problems, label=f"consent.{name}")
+        for name in CONSENT_FIELDS
+        if name not in CONSENT_LIST_FIELDS and name != "captured_at"
+    }
     ip = text["ip"]
     if ip:
         try:
@@ -221,7 +231,7 @@ def _consent_clean(raw_consent, problems: Problems) -> CleanConsent | None:
     return CleanConsent(
         captured_at=_captured_at(raw_consent.get("captured_at"), problems),
         ip_address=ip or None,
-        user_agent=text["user_agent"][:1000],
+        user_agent=text["user_agent"],
         page_url=_url(text["page_url"], "consent.page_url", problems),
         disclosure_text=text["disclosure_text"],
         seller_names=_string_list(raw_consent.get("sellers"), "consent.sellers", problems),
@@ -245,8 +255,12 @@ def _extra(raw: Mapping, problems: Problems) -> dict:
     if not isinstance(value, dict):
         problems.add("extra", "Must be an object.")
         return {}
-    if len(json.dumps(value, default=str)) > MAX_EXTRA_BYTES:
+    encoded = json.dumps(value, default=str)
+    if len(encoded) > MAX_EXTRA_BYTES:
         problems.add("extra", f"Must be at most {MAX_EXTRA_BYTES:,} bytes as JSON.")
+        return {}
+    if "\\u0000" in encoded:  # PostgreSQL cannot store NUL in text or JSON
+        problems.add("extra", "Must not contain NUL characters.")
         return {}
     return value
 

@@ -57,10 +57,16 @@ class Command(BaseCommand):
             self.stdout.write(f"Rejected rows: {run.error_file.path}")
 
     def _wait(self, run_id: int) -> ImportRun:
+        waited = 0
         while True:
             run = ImportRun.objects.get(pk=run_id)
             if run.status in FINAL:
                 return run
             if run.rows_total:
                 self.stdout.write(f"  {run.rows_done:,} of about {run.rows_total:,} rows")
+            elif waited == 10:
+                self.stdout.write(
+                    "  Still queued: is an RQ worker running? (python manage.py rqworker imports)"
+                )
             time.sleep(2)
+            waited += 2
