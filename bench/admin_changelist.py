@@ -9,47 +9,14 @@ whether any of them counted the whole table.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-BENCH_DB = "leadline_bench"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def _bench_database_url() -> str:
-    server = os.environ.get("DATABASE_URL") or "postgres://postgres@127.0.0.1:5432/test"
-    parts = urlparse(server)
-    if parts.scheme not in ("postgres", "postgresql"):
-        sys.exit("bench/admin_changelist.py needs a PostgreSQL DATABASE_URL")
-    import psycopg
-
-    with psycopg.connect(server, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-        if not exists:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    return urlunparse(parts._replace(path=f"/{BENCH_DB}"))
-
-
-def _setup_django() -> None:
-    os.environ["DATABASE_URL"] = _bench_database_url()
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-bench-only-secret-key-0123456789")
-    os.environ["DEBUG"] = "0"
-    os.environ["ALLOWED_HOSTS"] = "testserver"
-    os.environ["SECURE_SSL_REDIRECT"] = "0"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    settings.STORAGES["staticfiles"] = {
-        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
-    }
+from bench._common import setup_django
 
 
 def _load_leads(count: int) -> None:
@@ -183,7 +150,7 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
-    _setup_django()
+    setup_django()
     _load_leads(args.leads)
 
     from django.contrib.auth import get_user_model

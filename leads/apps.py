@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class LeadsConfig(AppConfig):
     name = "leads"
     verbose_name = "Leads"
+
+    def ready(self):
+        from leads import sources  # noqa: F401 (connects the source cache's signal handlers)

@@ -6,11 +6,13 @@ Locations come from offline data shipped in packages, loaded once per process:
   that serve it), because phonenumbers gives one zone for split area codes such as 850.
 """
 
+import sys
 from dataclasses import dataclass
 from functools import cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from phonenumber_field.phonenumber import PhoneNumber
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as phone_timezones
 
@@ -44,6 +46,7 @@ class PhoneResult:
     area_code: str
     time_zones: tuple[str, ...]
     states: tuple[str, ...]
+    number: PhoneNumber | None = None
 
 
 @dataclass(frozen=True)
@@ -62,65 +65,98 @@ class TimeZoneFacts:
     disagreement: bool
 
 
-@cache
-def _zip_table() -> dict[str, ZipLocation]:
-    import zipcodes
+@dataclass(frozen=True)
+class PlaceTables:
+    """Where each ZIP is, and which zones and states each area code serves."""
 
-    return {
-        row["zip_code"]: ZipLocation(row["zip_code"], row["state"], row["city"], row["timezone"])
-        for row in zipcodes.list_all()
-        if row["timezone"].startswith(("America/", "Pacific/"))
-    }
+    zips: dict[str, ZipLocation]
+    area_codes: dict[str, tuple[tuple[str, ...], tuple[str, ...]]]
+    state_zones: dict[str, tuple[str, ...]]
 
 
 @cache
-def _area_code_table() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """Return area code -> (zones, states) from every ZIP the area code serves."""
-    import zipcodes
+def place_tables() -> PlaceTables:
+    """Build the lookup tables from the zipcodes package's offline data, once per process.
 
-    zones: dict[str, set[str]] = {}
-    states: dict[str, set[str]] = {}
-    for row in zipcodes.list_all():
-        if not row["timezone"].startswith(("America/", "Pacific/")):
+    Takes about a second and keeps only what intake needs (a few MB, not the package's
+    150 MB of records); crm/wsgi.py calls it at start-up so no request waits for it.
+    """
+    from zipcodes import _zipcodes
+
+    zips: dict[str, ZipLocation] = {}
+    area_zones: dict[str, set[str]] = {}
+    area_states: dict[str, set[str]] = {}
+    state_zones: dict[str, set[str]] = {}
+    for row in _zipcodes.list_all():
+        zone, state = sys.intern(row["timezone"]), sys.intern(row["state"])
+        if not zone.startswith(("America/", "Pacific/")):
             continue
+        zips[row["zip_code"]] = ZipLocation(row["zip_code"], state, row["city"], zone)
+        state_zones.setdefault(state, set()).add(zone)
         for area_code in row["area_codes"]:
-            zones.setdefault(area_code, set()).add(row["timezone"])
-            states.setdefault(area_code, set()).add(row["state"])
-    return {code: (tuple(sorted(zones[code])), tuple(sorted(states[code]))) for code in zones}
+            area_zones.setdefault(area_code, set()).add(zone)
+            area_states.setdefault(area_code, set()).add(state)
+    return PlaceTables(
+        zips=zips,
+        area_codes={
+            code: (tuple(sorted(area_zones[code])), tuple(sorted(area_states[code])))
+            for code in area_zones
+        },
+        state_zones={state: tuple(sorted(zones)) for state, zones in state_zones.items()},
+    )
 
 
-@cache
-def _state_zones() -> dict[str, tuple[str, ...]]:
-    zones: dict[str, set[str]] = {}
-    for location in _zip_table().values():
-        zones.setdefault(location.state, set()).add(location.time_zone)
-    return {state: tuple(sorted(found)) for state, found in zones.items()}
+def area_code_places(area_code: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the time zones and the states an area code serves."""
+    return place_tables().area_codes.get(area_code, ((), ()))
+
+
+class ValidatedPhoneNumber(PhoneNumber):
+    """A number `normalize_phone` has validated: saving or printing it won't validate it again.
+
+    phonenumber_field checks validity on every str() and save, which costs more than the
+    rest of storing a lead.
+    """
+
+    def is_valid(self) -> bool:
+        return True
+
+    def __str__(self) -> str:
+        return self.e164
+
+    def format_as(self, format):
+        if format == phonenumbers.PhoneNumberFormat.E164:
+            return self.e164
+        return super().format_as(format)
 
 
 def normalize_phone(raw: str, *, region: str = "US") -> PhoneResult:
     """Return the number in E.164 with its type and its area code's zones and states."""
     text = str(raw).strip()
+    number = ValidatedPhoneNumber()
     try:
-        number = phonenumbers.parse(text, region)
+        phonenumbers.parse(text, region, numobj=number)
     except phonenumbers.NumberParseException:
-        number = None
-    if number is None or not phonenumbers.is_valid_number(number):
+        raise InvalidField("phone", f"{text[:40]!r} is not a valid US phone number.") from None
+    number_region = phonenumbers.region_code_for_number(number)
+    if not phonenumbers.is_valid_number_for_region(number, number_region):
         raise InvalidField("phone", f"{text[:40]!r} is not a valid US phone number.")
-    if phonenumbers.region_code_for_number(number) not in US_REGIONS:
+    if number_region not in US_REGIONS:
         raise InvalidField("phone", f"{text[:40]!r} is not a US phone number.")
-    national = str(number.national_number)
-    area_code = national[:3]
-    zones, states = _area_code_table().get(area_code, ((), ()))
+    number.e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    area_code = str(number.national_number)[:3]
+    zones, states = area_code_places(area_code)
     number_type = phonenumbers.number_type(number)
     if not zones and number_type != PhoneNumberType.TOLL_FREE:
         zones = tuple(z for z in phone_timezones.time_zones_for_number(number) if "/" in z)
         zones = zones if len(zones) <= 4 else ()  # non-geographic numbers list every zone
     return PhoneResult(
-        e164=phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164),
+        e164=number.e164,
         number_type=NUMBER_TYPES.get(number_type, "unknown"),
         area_code=area_code,
         time_zones=zones,
         states=states,
+        number=number,
     )
 
 
@@ -156,7 +192,7 @@ def normalize_zip(raw: str) -> str:
 
 def zip_location(zip5: str) -> ZipLocation | None:
     """Return where a ZIP is, or None for a ZIP that does not exist."""
-    return _zip_table().get(zip5)
+    return place_tables().zips.get(zip5)
 
 
 def lead_time_zones(*, zip5: str, state: str, phone_result: PhoneResult) -> TimeZoneFacts:
@@ -167,7 +203,7 @@ def lead_time_zones(*, zip5: str, state: str, phone_result: PhoneResult) -> Time
     location = zip_location(zip5) if zip5 else None
     zip_zone = location.time_zone if location else None
     area_zones = phone_result.time_zones
-    state_zones = _state_zones().get(state, ()) if state else ()
+    state_zones = place_tables().state_zones.get(state, ()) if state else ()
     primary = zip_zone or (state_zones[0] if len(state_zones) == 1 else None)
     if primary is None and area_zones:
         primary = area_zones[0]

@@ -6,4 +6,9 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("leads/", views.my_leads, name="my_leads"),
     path("leads/<int:lead_id>/", views.lead_detail, name="lead_detail"),
+    path(
+        "leads/<int:lead_id>/stop/<slug:kind>/",
+        views.lead_stop_request,
+        name="lead_stop_request",
+    ),
 ]

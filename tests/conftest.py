@@ -32,14 +32,28 @@ def pytest_configure(config):
     settings.SECURE_HSTS_SECONDS = 0
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+    # Parallel workers share one Redis: each keeps its counters under its own prefix.
+    settings.REDIS_KEY_PREFIX = f"test-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}:"
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    # Rate-limit counters live in the cache; each test starts with none.
+    # Remembered source keys and rate-limit counters: each test starts with none.
+    from django.conf import settings
     from django.core.cache import cache
 
-    cache.clear()
+    from leads import sources
+
+    sources._sources_by_key_hash.clear()
+    if not settings.REDIS_URL:
+        cache.clear()
+    else:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter(f"{settings.REDIS_KEY_PREFIX}*"))
+        if keys:
+            client.delete(*keys)
 
 
 @pytest.fixture

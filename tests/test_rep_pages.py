@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from compliance.models import Suppression
 from tests.factories import ConsentRecordFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -59,3 +60,57 @@ def test_manager_home_is_the_admin(manager_client):
     response = manager_client.get(reverse("home"))
 
     assert response["Location"] == reverse("admin:index")
+
+
+def test_rep_sees_why_a_lead_cannot_be_texted(rep_client, rep, source, settings):
+    settings.SELLER_NAMES = ["Brightside Home Services"]
+    lead = LeadFactory(source=source, owner=rep)
+    ConsentRecordFactory(lead=lead, seller_names=["Acme Solar"], disclosure_text="Acme may call.")
+
+    body = rep_client.get(reverse("lead_detail", args=[lead.pk])).content.decode()
+
+    assert "Can we contact them now?" in body
+    assert "No texts: the consent does not name Brightside Home Services." in body
+
+
+def test_rep_records_a_verbal_stop_in_one_click(rep_client, rep, source, settings):
+    settings.SELLER_NAMES = ["Brightside Home Services"]
+    lead = LeadFactory(source=source, owner=rep)
+    ConsentRecordFactory(lead=lead)
+
+    response = rep_client.post(reverse("lead_stop_request", args=[lead.pk, "verbal"]), follow=True)
+
+    suppression = Suppression.objects.get(phone=lead.phone)
+    assert suppression.origin == "rep" and suppression.recorded_by == rep
+    assert suppression.reason == 'Said "stop calling me" on a call'
+    assert lead.consents.get().revocation_means == "verbal"
+    body = response.content.decode()
+    assert "Recorded: no more marketing to this lead on any channel." in body
+    assert "opted out on" in body
+
+
+def test_rep_records_an_email_reply_asking_to_stop(rep_client, rep, source):
+    lead = LeadFactory(source=source, owner=rep, email="Pat@Example.com")
+
+    rep_client.post(reverse("lead_stop_request", args=[lead.pk, "email_reply"]))
+
+    assert Suppression.objects.get(email="pat@example.com").channel_scope == "email"
+
+
+def test_another_rep_cannot_record_a_stop_for_my_lead(client, rep, other_rep, source):
+    lead = LeadFactory(source=source, owner=rep)
+    client.force_login(other_rep)
+
+    response = client.post(reverse("lead_stop_request", args=[lead.pk, "verbal"]))
+
+    assert response.status_code == 404
+    assert not Suppression.objects.exists()
+
+
+def test_a_stop_is_recorded_by_post_only(rep_client, rep, source):
+    lead = LeadFactory(source=source, owner=rep)
+
+    response = rep_client.get(reverse("lead_stop_request", args=[lead.pk, "verbal"]))
+
+    assert response.status_code == 405
+    assert not Suppression.objects.exists()

@@ -6,6 +6,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
 from leads.models import LeadSource
+from leads.sources import source_for_api_key
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
         key = _presented_key(request)
         if not key:
             return None
-        source = LeadSource.objects.by_api_key(key)
+        source = source_for_api_key(key)
         if source is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
         return SourceClient(source), key

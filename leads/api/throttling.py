@@ -1,9 +1,8 @@
-"""Per-source rate limit: a fixed one-minute window counted in the shared cache."""
+"""Per-source rate limit: a fixed one-minute window."""
 
-import time
-
-from django.core.cache import cache
 from rest_framework.throttling import BaseThrottle
+
+from crm.ratelimit import window_hit
 
 WINDOW_SECONDS = 60
 
@@ -11,15 +10,9 @@ WINDOW_SECONDS = 60
 class SourceRateThrottle(BaseThrottle):
     def allow_request(self, request, view):
         source = request.user.source
-        window = int(time.time() // WINDOW_SECONDS)
-        key = f"intake-rate:{source.pk}:{window}"
-        cache.add(key, 0, timeout=WINDOW_SECONDS * 2)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # evicted between add and incr: count this request alone
-            cache.set(key, 1, timeout=WINDOW_SECONDS * 2)
-            count = 1
-        self.retry_after = WINDOW_SECONDS - int(time.time()) % WINDOW_SECONDS
+        count, self.retry_after = window_hit(
+            key=f"intake:{source.pk}", window_seconds=WINDOW_SECONDS
+        )
         return count <= source.rate_limit_per_minute
 
     def wait(self):

@@ -86,6 +86,7 @@ class CleanLead:
     first_name: str = ""
     last_name: str = ""
     phone: str = ""
+    phone_number: object = None  # the validated number object, saved as is
     phone_type: str = "unknown"
     email: str = ""
     street: str = ""
@@ -315,6 +316,7 @@ def payload_clean(*, raw: Mapping, source: LeadSource) -> tuple[CleanLead | None
     lead.consent = _consent_clean(_consent_raw(raw), problems)
     if phone is not None:
         lead.phone = phone.e164
+        lead.phone_number = phone.number
         lead.phone_type = phone.number_type
         zones = lead_time_zones(zip5=lead.zip_code, state=lead.state, phone_result=phone)
         lead.time_zone = zones.primary_zone or ""

@@ -5,15 +5,16 @@ result, both are committed. Work after intake is enqueued on commit.
 """
 
 import datetime
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from compliance.models import CaptureMethod, ConsentRecord
+from crm.ratelimit import recent_hits
 from leads.intake.payload import CleanLead, Problems, payload_clean
 from leads.models import Lead, LeadSource, SourceDailyCount
 from leads.quality import QualityFlag
@@ -33,6 +34,7 @@ REPEAT_WINDOW = datetime.timedelta(hours=1)
 REPEAT_PHONE_LIMIT = 3
 REPEAT_IP_LIMIT = 5
 INSERT_ATTEMPTS = 3
+RECEIVED = "Received from the source"
 
 
 @dataclass
@@ -110,30 +112,57 @@ def _existing_leads(source: LeadSource, source_lead_ids: set[str]) -> dict[str, 
     return {lead.source_lead_id: lead for lead in leads}
 
 
-def _earlier_leads(leads: Sequence[CleanLead], since: datetime.datetime) -> list[tuple]:
-    """Return (id, phone, email, received_at) of leads sharing a phone or email, oldest first."""
-    phones = {lead.phone for lead in leads}
-    emails = {lead.email for lead in leads if lead.email}
-    match = Q(phone__in=phones) | Q(email__in=emails) if emails else Q(phone__in=phones)
-    return list(
-        Lead.objects.filter(match, received_at__gte=since)
-        .order_by("received_at", "id")
-        .values_list("id", "phone", "email", "received_at")
+@dataclass
+class EarlierLeads:
+    """The first lead received within the duplicate window, by phone and by email."""
+
+    first_by: dict[str, dict[str, int]] = field(default_factory=lambda: {"phone": {}, "email": {}})
+
+
+def _earlier_leads(leads: Sequence[CleanLead], *, since: datetime.datetime) -> EarlierLeads:
+    """Find the first lead received since `since` for each of these phones and emails.
+
+    Leads are stored in arrival order, so the lowest id is the first received. One query for
+    both: every API request asks this, and a second round trip costs more than the SQL.
+    """
+    earlier = EarlierLeads()
+    columns = {
+        "phone": sorted({lead.phone for lead in leads}),
+        "email": sorted({lead.email for lead in leads if lead.email}),
+    }
+    table, cutoff = Lead._meta.db_table, connection.ops.adapt_datetimefield_value(since)
+    selects, params = [], []
+    for column, values in columns.items():
+        if values:
+            placeholders = ", ".join(["%s"] * len(values))
+            selects.append(
+                f"SELECT '{column}', {column}, MIN(id) FROM {table} "
+                f"WHERE {column} IN ({placeholders}) AND received_at >= %s GROUP BY {column}"
+            )
+            params += [*values, cutoff]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(selects), params)
+        for column, value, first_id in cursor.fetchall():
+            earlier.first_by[column][value] = first_id
+    return earlier
+
+
+def _flag_repeats(cleans: list[CleanLead]) -> None:
+    """Flag phones and consent IPs submitted more than a few times in the last hour."""
+    phones = Counter(f"repeat-phone:{clean.phone}" for clean in cleans)
+    ips = Counter(
+        f"repeat-ip:{clean.consent.ip_address}"
+        for clean in cleans
+        if clean.consent and clean.consent.ip_address
     )
-
-
-def _busy_ips(leads: Sequence[CleanLead], since: datetime.datetime) -> set[str]:
-    ips = {lead.consent.ip_address for lead in leads if lead.consent and lead.consent.ip_address}
-    if not ips:
-        return set()
-    recent = ConsentRecord.objects.filter(ip_address__in=ips, created_at__gte=since)
-    counts: dict[str, int] = {}
-    for ip in recent.values_list("ip_address", flat=True):
-        counts[ip] = counts.get(ip, 0) + 1
-    for lead in leads:
-        if lead.consent and lead.consent.ip_address:
-            counts[lead.consent.ip_address] = counts.get(lead.consent.ip_address, 0) + 1
-    return {ip for ip, count in counts.items() if count > REPEAT_IP_LIMIT}
+    window = int(REPEAT_WINDOW.total_seconds())
+    seen = recent_hits(counts=phones + ips, window_seconds=window)
+    for clean in cleans:
+        if seen[f"repeat-phone:{clean.phone}"] > REPEAT_PHONE_LIMIT:
+            clean.quality_flags.append(QualityFlag.REPEAT_PHONE)
+        ip = clean.consent.ip_address if clean.consent else None
+        if ip and seen[f"repeat-ip:{ip}"] > REPEAT_IP_LIMIT:
+            clean.quality_flags.append(QualityFlag.REPEAT_IP)
 
 
 def _daily_allowance(source: LeadSource, wanted: int, now: datetime.datetime) -> int:
@@ -157,7 +186,7 @@ def _lead_from(clean: CleanLead, source: LeadSource, received_at) -> Lead:
         received_at=received_at,
         first_name=clean.first_name,
         last_name=clean.last_name,
-        phone=clean.phone,
+        phone=clean.phone_number or clean.phone,
         phone_type=clean.phone_type,
         email=clean.email,
         street=clean.street,
@@ -194,38 +223,24 @@ def _consent_from(clean: CleanLead, lead: Lead, capture_method: str) -> ConsentR
     )
 
 
-def _mark_duplicates(new_leads: list[Lead], earlier: list[tuple]) -> None:
-    """Point each new lead at the first lead (earlier, or earlier in this batch) it repeats."""
-    first_by_phone: dict[str, int] = {}
-    first_by_email: dict[str, int] = {}
-    for lead_id, phone, email, _ in earlier:
-        first_by_phone.setdefault(str(phone), lead_id)
-        if email:
-            first_by_email.setdefault(email, lead_id)
+def _mark_duplicates(new_leads: list[Lead], earlier: EarlierLeads) -> list[tuple[Lead, Lead]]:
+    """Point each new lead at the earlier lead it repeats; return (repeat, original) pairs
+    for repeats of a lead earlier in this batch, which can be marked only once it has an id.
+    """
+    first_by_phone, first_by_email = earlier.first_by["phone"], earlier.first_by["email"]
+    batch_by_phone: dict[str, Lead] = {}
+    batch_by_email: dict[str, Lead] = {}
+    in_batch = []
     for lead in new_leads:
         phone = str(lead.phone)
-        original = first_by_phone.get(phone) or (
-            first_by_email.get(lead.email) if lead.email else None
-        )
-        if original and original != lead.pk:
-            lead.duplicate_of_id = original
-        first_by_phone.setdefault(phone, lead.pk)
+        lead.duplicate_of_id = first_by_phone.get(phone) or first_by_email.get(lead.email)
+        original = batch_by_phone.get(phone) or batch_by_email.get(lead.email)
+        if lead.duplicate_of_id is None and original is not None:
+            in_batch.append((lead, original))
+        batch_by_phone.setdefault(phone, lead)
         if lead.email:
-            first_by_email.setdefault(lead.email, lead.pk)
-
-
-def _flag_repeats(cleans: list[CleanLead], earlier: list[tuple], busy_ips: set[str], now) -> None:
-    recent_phones: dict[str, int] = {}
-    for _, phone, _, received_at in earlier:
-        if received_at >= now - REPEAT_WINDOW:
-            recent_phones[str(phone)] = recent_phones.get(str(phone), 0) + 1
-    for clean in cleans:
-        recent_phones[clean.phone] = recent_phones.get(clean.phone, 0) + 1
-    for clean in cleans:
-        if recent_phones[clean.phone] > REPEAT_PHONE_LIMIT:
-            clean.quality_flags.append(QualityFlag.REPEAT_PHONE)
-        if clean.consent and clean.consent.ip_address in busy_ips:
-            clean.quality_flags.append(QualityFlag.REPEAT_IP)
+            batch_by_email.setdefault(lead.email, lead)
+    return in_batch
 
 
 def _insert(source: LeadSource, cleans: list[CleanLead], now, capture_method) -> list[Lead]:
@@ -237,31 +252,30 @@ def _insert(source: LeadSource, cleans: list[CleanLead], now, capture_method) ->
         if not admitted:
             return []
         earlier = _earlier_leads(admitted, since=now - window)
-        _flag_repeats(admitted, earlier, _busy_ips(admitted, now - REPEAT_WINDOW), now)
-        leads = Lead.objects.bulk_create([_lead_from(c, source, now) for c in admitted])
-        _mark_duplicates(leads, earlier)
-        duplicates = [lead for lead in leads if lead.duplicate_of_id]
-        if duplicates:
-            Lead.objects.bulk_update(duplicates, ["duplicate_of"])
-        Lead.history.bulk_history_create(
-            leads, default_date=now, default_change_reason="Received from the source"
-        )
+        _flag_repeats(admitted)
+        leads = [_lead_from(clean, source, now) for clean in admitted]
+        repeats_in_batch = _mark_duplicates(leads, earlier)
+        Lead.objects.bulk_create(leads)
+        for lead, original in repeats_in_batch:
+            lead.duplicate_of_id = original.pk
+        if repeats_in_batch:
+            Lead.objects.bulk_update([lead for lead, _ in repeats_in_batch], ["duplicate_of"])
         consents = [
             consent
             for clean, lead in zip(admitted, leads, strict=True)
             if (consent := _consent_from(clean, lead, capture_method))
         ]
         ConsentRecord.objects.bulk_create(consents)
-        ConsentRecord.history.bulk_history_create(consents, default_date=now)
+        # Their first history rows are written by the fast lane (`intake_history_record`).
         # Robust: a failed enqueue is logged, never turned into an error for a saved lead.
         transaction.on_commit(lambda: _after_intake([lead.pk for lead in leads]), robust=True)
     return leads
 
 
 def _after_intake(lead_ids: list[int]) -> None:
-    from leads.tasks import process_new_leads
+    from leads.intake.handoff import new_leads_hand_off
 
-    process_new_leads.delay(lead_ids)
+    new_leads_hand_off(lead_ids=lead_ids)
 
 
 def leads_accept(
@@ -272,19 +286,22 @@ def leads_accept(
 ) -> list[IntakeResult]:
     """Accept a batch of payloads from one source; return one result per payload, in order."""
     results: list[IntakeResult | None] = [None] * len(payloads)
-    for _attempt in range(INSERT_ATTEMPTS):
-        if _accept_pending(source, payloads, results, capture_method) is None:
+    for attempt in range(INSERT_ATTEMPTS):
+        # A single new lead is the common case: insert it and let the unique constraint catch
+        # a replay, instead of asking first. Batches, and any retry, ask first.
+        look_first = attempt > 0 or len(payloads) > 1
+        if _accept_pending(source, payloads, results, capture_method, look_first) is None:
             break
     # Only a storm of concurrent posts of the same ids gets here; nothing was saved for these.
     conflict = {"lead": [f"{CONFLICT}: saved concurrently by another request; send it again."]}
     return [result or _rejected(conflict, [CONFLICT]) for result in results]
 
 
-def _accept_pending(source, payloads, results, capture_method) -> list | None:
+def _accept_pending(source, payloads, results, capture_method, look_first) -> list | None:
     """Fill in results; return None when done, or the indexes lost to a concurrent insert."""
     now = timezone.now()
-    ids = {str(p.get("source_lead_id", "")).strip() for p in payloads if isinstance(p, Mapping)}
-    existing = _existing_leads(source, ids - {""})
+    ids = {_raw_id(raw) for raw in payloads} - {""}
+    existing = _existing_leads(source, ids) if look_first else {}
     fresh: list[tuple[int, CleanLead]] = []
     seen_in_batch: dict[str, int] = {}
     for index, raw in enumerate(payloads):
@@ -323,6 +340,8 @@ def _accept_pending(source, payloads, results, capture_method) -> list | None:
             [OVER_DAILY_CAP],
         )
     _fill_in_batch_replays(payloads, results, fresh, leads)
+    if not look_first:
+        _fill_in_rejected_replays(source, payloads, results)
     return None
 
 
@@ -344,6 +363,33 @@ def _fill_in_batch_replays(payloads, results, fresh, leads) -> None:
                     reasons=first.reasons,
                     replay=first.status != REJECTED,
                 )
+
+
+def _fill_in_rejected_replays(source, payloads, results) -> None:
+    """Answer a replay of a stored lead as a replay, even if this copy would be rejected."""
+    rejected = {_raw_id(payloads[i]): i for i, r in enumerate(results) if r.status == REJECTED}
+    for source_lead_id, lead in _existing_leads(source, set(rejected) - {""}).items():
+        results[rejected[source_lead_id]] = _result_for(lead, replay=True)
+
+
+def intake_history_record(*, lead_ids: Sequence[int]) -> None:
+    """Write the first history rows of newly received leads and their consent records.
+
+    Run by the fast lane rather than in the request: the rows say what arrived and when
+    (dated when it was received), and a retry writes none twice.
+    """
+    recorded = set(
+        Lead.history.filter(id__in=lead_ids, history_type="+").values_list("id", flat=True)
+    )
+    leads = list(Lead.objects.filter(pk__in=set(lead_ids) - recorded).order_by("pk"))
+    consents = list(ConsentRecord.objects.filter(lead__in=leads).order_by("pk"))
+    for record in leads:
+        record._history_date = record.received_at  # simple_history's per-object date
+    for record in consents:
+        record._history_date = record.created_at
+    with transaction.atomic():
+        Lead.history.bulk_history_create(leads, default_change_reason=RECEIVED)
+        ConsentRecord.history.bulk_history_create(consents)
 
 
 def lead_accept(*, source: LeadSource, payload: Mapping) -> IntakeResult:

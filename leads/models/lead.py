@@ -46,7 +46,10 @@ class LeadQuerySet(models.QuerySet):
 class Lead(models.Model):
     """A purchased lead: a person who asked to be contacted about a product."""
 
-    source = models.ForeignKey("leads.LeadSource", on_delete=models.PROTECT, related_name="leads")
+    # No index of its own: the (source, source_lead_id) constraint leads with it.
+    source = models.ForeignKey(
+        "leads.LeadSource", on_delete=models.PROTECT, related_name="leads", db_index=False
+    )
     source_lead_id = models.CharField(
         "source's lead id", max_length=100, help_text="The vendor's own id for this lead."
     )

@@ -137,6 +137,8 @@ class LeadSource(models.Model):
     def set_new_api_key(self) -> str:
         """Give the source a new key and return it; only its hash is kept."""
         key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+        # Remembered so the cached lookup of the old key can be dropped when this is saved.
+        self.replaced_api_key_hash = self.api_key_hash
         self.api_key_hash = hash_api_key(key)
         self.api_key_hint = key[: len(API_KEY_PREFIX) + 6]
         self.api_key_rotated_at = timezone.now()

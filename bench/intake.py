@@ -1,0 +1,320 @@
+"""Measure lead intake under load, beside a bare baseline served the same way.
+
+Usage: .venv/bin/python bench/intake.py [--seconds 15] [--workers 5] [--csv-rows 100000]
+
+Needs PostgreSQL (DATABASE_URL names the server; the benchmark uses its own database,
+leadline_bench), Redis (REDIS_URL, default redis://127.0.0.1:6379/15: the rate limiter and
+the Celery broker, as in production), gunicorn and wrk (Debian package `wrk`).
+Prints:
+- single-lead POSTs at 8 and 32 connections: requests/s, p50 and p99 latency, and whether
+  every lead answered 2xx is stored, once (lost, doubled), for Leadline and a bare
+  Django view that parses the same JSON, validates the phone and inserts one row;
+- the batch endpoint: leads/s with 1,000 leads per request;
+- a CSV import of --csv-rows rows: seconds and peak memory of the RQ worker that runs it,
+  beside a bare loop that parses the same file, validates phones and inserts rows in batches.
+"""
+
+import argparse
+import csv
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import ROOT, server_env, setup_django
+
+LEADLINE_PORT = 8801
+BASELINE_PORT = 8802
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+
+
+def _wait_until_up(port: int) -> None:
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return
+        except urllib.error.HTTPError:
+            return  # the baseline has no /healthz: a 404 means it is serving
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"the server on port {port} did not start")
+
+
+def _gunicorn(app: str, port: int, workers: int, env: dict) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            str(BIN / "gunicorn"),
+            app,
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--preload",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    _wait_until_up(port)
+    return process
+
+
+def _stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def _wrk(port: int, connections: int, seconds: int, key: str = "") -> dict:
+    """Run wrk; return its figures and the ids of the leads it was answered 2xx for."""
+    with tempfile.NamedTemporaryFile("r", suffix=".ids") as ids_file:
+        output = subprocess.run(
+            [
+                "wrk", "--latency", "-t", "2", "-c", str(connections), "-d", f"{seconds}s",
+                "-s", str(ROOT / "bench" / "lead_post.lua"),
+                f"http://127.0.0.1:{port}/api/v1/leads/",
+                "--", f"c{connections}", ids_file.name, *([key] if key else []),
+            ],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        ids = [int(line) for line in ids_file.read().split()]
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    failed = int(non_2xx.group(1)) if non_2xx else 0
+    failed += sum(int(n) for n in errors.groups()) if errors else 0
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
+        "p50": _ms(re.search(r"50%\s+([\d.]+\w+)", output).group(1)),
+        "p99": _ms(re.search(r"99%\s+([\d.]+\w+)", output).group(1)),
+        "ok": requests - failed,
+        "failed": failed,
+        "ids": ids,
+    }
+
+
+def _ms(text: str) -> float:
+    value, unit = float(re.match(r"[\d.]+", text).group()), re.sub(r"[\d.]+", "", text)
+    return value * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def _count(sql: str, params=()) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone()[0]
+
+
+def _single_lead(args, source, key: str, env: dict) -> None:
+    from django.db import connection
+
+    from bench.baseline.app import TABLE_SQL
+
+    with connection.cursor() as cursor:
+        cursor.execute(TABLE_SQL)
+    leadline = _gunicorn("crm.wsgi", LEADLINE_PORT, args.workers, env)
+    baseline = _gunicorn("bench.baseline.wsgi", BASELINE_PORT, args.workers, env)
+    tables = {"leadline": "leads_lead", "baseline": "bench_baseline_lead"}
+    print(f"\nSingle-lead POST, {args.seconds} s each, gunicorn --workers {args.workers}")
+    print(f"{'server':<10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'2xx':>7} "
+          f"{'failed':>6} {'lost':>5} {'doubled':>7}")  # fmt: skip
+    try:
+        for connections in (8, 32):
+            rows = {}
+            for name, port, auth in (
+                ("baseline", BASELINE_PORT, ""),
+                ("leadline", LEADLINE_PORT, key),
+            ):
+                result = _wrk(port, connections, args.seconds, auth)
+                ids = result["ids"]
+                stored = _count(f"SELECT count(*) FROM {tables[name]} WHERE id = ANY(%s)", [ids])
+                rows[name] = result
+                print(
+                    f"{name:<10} {connections:>5} {result['rps']:>9.0f} {result['p50']:>8.1f} "
+                    f"{result['p99']:>8.1f} {result['ok']:>7} {result['failed']:>6} "
+                    f"{len(set(ids)) - stored:>5} {len(ids) - len(set(ids)):>7}"
+                )
+            ratio = rows["leadline"]["rps"] / rows["baseline"]["rps"]
+            print(f"{'':<10} {connections:>5} leadline/baseline = {ratio:.2f}x")
+    finally:
+        _stop(leadline)
+        _stop(baseline)
+
+
+def _batch(args, key: str, env: dict) -> None:
+    leadline = _gunicorn("crm.wsgi", LEADLINE_PORT, args.workers, env)
+    bodies = []
+    for batch in range(args.batches):
+        leads = [
+            {
+                "source_lead_id": f"batch-{time.time_ns()}-{batch}-{n}",
+                "first_name": "Ana",
+                "last_name": "Lee",
+                "phone": f"+1713{200 + n % 800:03d}{(batch * 1000 + n) // 800 % 10000:04d}",
+                "email": f"ana{batch}-{n}-{time.time_ns()}@example.com",
+                "zip": "77002",
+                "product": "solar",
+                "consent": {
+                    "captured_at": "2026-11-22T14:03:00Z",
+                    "disclosure_text": "I agree.",
+                    "sellers": ["Brightside Home Services"],
+                    "channels": ["call"],
+                },
+            }
+            for n in range(1000)
+        ]
+        bodies.append(json.dumps({"leads": leads}).encode())
+    results = []
+
+    def send(chunk):
+        for body in chunk:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{LEADLINE_PORT}/api/v1/leads/batch/",
+                data=body,
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+            )
+            with urllib.request.urlopen(request, timeout=120) as response:
+                results.append(json.load(response))
+
+    try:
+        started = time.perf_counter()
+        threads = [threading.Thread(target=send, args=(bodies[i::2],)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        elapsed = time.perf_counter() - started
+    finally:
+        _stop(leadline)
+    stored = sum(r["accepted"] + r["duplicates"] for r in results)
+    print(f"\nBatch endpoint: {args.batches} requests of 1,000 leads, 2 at a time")
+    print(f"  {stored:,} leads stored in {elapsed:.1f} s = {stored / elapsed:,.0f} leads/s")
+
+
+def _csv_file(rows: int, directory: Path) -> Path:
+    path = directory / "leads.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["Lead ID", "First Name", "Last Name", "Phone", "Email", "ZIP", "Product"])
+        stamp = time.time_ns()
+        for n in range(rows):
+            phone = f"+1214{200 + n % 800:03d}{n // 800 % 10000:04d}"
+            writer.writerow(
+                [f"csv-{stamp}-{n}", "Ann", "Lee", phone, f"a{stamp}{n}@x.com", "75201", "solar"]
+            )
+    return path
+
+
+BASELINE_CSV = """
+import csv, sys, json, phonenumbers, psycopg
+rows = []
+with psycopg.connect(sys.argv[2]) as conn, open(sys.argv[1], newline="") as handle:
+    reader = csv.reader(handle); next(reader)
+    def flush():
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO bench_baseline_lead (source_lead_id, phone, body) "
+                            "VALUES (%s, %s, %s)", rows)
+        conn.commit(); rows.clear()
+    for row in reader:
+        number = phonenumbers.parse(row[3], "US")
+        if phonenumbers.is_valid_number(number):
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            rows.append((row[0], e164, json.dumps(row)))
+        if len(rows) == 1000: flush()
+    flush()
+"""
+
+
+def _timed_child(command: list[str], env: dict) -> tuple[float, float]:
+    """Run a command; return its seconds and its peak memory in MB."""
+    runner = (
+        "import resource, subprocess, sys, time; t = time.perf_counter(); "
+        "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL); "
+        "print(time.perf_counter() - t, "
+        "resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)"
+    )
+    out = subprocess.run([PYTHON, "-c", runner, *command], env=env, cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    seconds, megabytes = out.split()
+    return float(seconds), float(megabytes)
+
+
+def _csv_import(args, source, env: dict) -> None:
+    directory = Path(tempfile.mkdtemp(prefix="leadline-bench-"))
+    try:
+        path = _csv_file(args.csv_rows, directory)
+        # As in production: the command queues the job, an RQ worker runs it and hands the
+        # new leads to the fast lane (Celery, not running here). The figures are the worker's.
+        job_env = {**env, "MEDIA_ROOT": str(directory / "media")}
+        subprocess.run(
+            [PYTHON, "manage.py", "import_leads", str(path), "--source", source.slug, "--no-wait"],
+            env=job_env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        seconds, megabytes = _timed_child(
+            [PYTHON, "manage.py", "rqworker", "imports", "--burst"], job_env
+        )
+        base_seconds, base_megabytes = _timed_child(
+            [PYTHON, "-c", BASELINE_CSV, str(path), env["DATABASE_URL"]], env
+        )
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    print(f"\nCSV import of {args.csv_rows:,} rows")
+    print(f"  leadline: {seconds:6.1f} s, peak memory {megabytes:6.0f} MB")
+    print(f"  baseline: {base_seconds:6.1f} s, peak memory {base_megabytes:6.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--csv-rows", type=int, default=100_000)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["single", "batch", "csv"])
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("bench/intake.py needs wrk: apt-get install wrk")
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    setup_django(REDIS_URL=redis_url)
+    from django.core.management import call_command
+
+    from leads.models import LeadSource
+    from leads.sources import source_create
+
+    call_command("migrate", verbosity=0)
+    source, key = source_create(
+        name=f"Bench vendor {time.time_ns()}", rate_limit_per_minute=10_000_000
+    )
+    LeadSource.objects.filter(pk=source.pk).update(accepted_products=[])
+    env = server_env(REDIS_URL=redis_url)
+    print(f"Leadline intake benchmark, {os.cpu_count()} cores, source {source.slug}")
+    if "single" not in args.skip:
+        _single_lead(args, source, key, env)
+    if "batch" not in args.skip:
+        _batch(args, key, env)
+    if "csv" not in args.skip:
+        _csv_import(args, source, env)
+    import redis
+
+    redis.Redis.from_url(redis_url).flushdb()  # the fast-lane tasks nobody consumed
+    driver_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+    print(f"\n(peak memory of this driver: {driver_mb} MB)")
+
+
+if __name__ == "__main__":
+    main()

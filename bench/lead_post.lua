@@ -1,0 +1,54 @@
+-- wrk script: POST one new lead per request, each with its own source_lead_id, and write the
+-- ids of the leads answered 2xx to a file, so the benchmark can check each one was stored.
+-- Arguments: a run name, the ids file, and the API key (none for the baseline).
+local counter = 0
+local prefix = ""
+ids = {}  -- a global, so done() can read each thread's copy
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function init(args)
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+  prefix = (args[1] or "run") .. "-" .. math.random(1, 1000000000)
+  ids_path = args[2]
+  wrk.method = "POST"
+  wrk.headers["Content-Type"] = "application/json"
+  if args[3] then wrk.headers["Authorization"] = "Bearer " .. args[3] end
+end
+
+request = function()
+  counter = counter + 1
+  local phone = string.format("+1305%03d%04d", 200 + counter % 800, math.floor(counter / 800) % 10000)
+  local body = string.format(
+    '{"source_lead_id":"%s-%d","first_name":"Dana","last_name":"Whitfield",' ..
+    '"phone":"%s","email":"dana%s%d@example.com","zip":"33130","state":"FL","product":"solar",' ..
+    '"consent":{"captured_at":"2026-11-22T14:03:00Z","ip":"198.51.100.7",' ..
+    '"page_url":"https://quotes.example.com/solar","disclosure_text":"I agree that ' ..
+    'Brightside Home Services may call and text me.","sellers":["Brightside Home Services"],' ..
+    '"channels":["call","sms"]}}',
+    prefix, counter, phone, prefix, counter)
+  return wrk.format(nil, nil, nil, body)
+end
+
+response = function(status, headers, body)
+  if status >= 200 and status < 300 then
+    local id = body:match('"id":%s*(%d+)')
+    if id then ids[#ids + 1] = id end
+  end
+end
+
+function done(summary, latency, requests)
+  local path = nil
+  local out = {}
+  for _, thread in ipairs(threads) do
+    path = thread:get("ids_path")
+    local thread_ids = thread:get("ids")
+    for _, id in ipairs(thread_ids) do out[#out + 1] = id end
+  end
+  local file = io.open(path, "w")
+  file:write(table.concat(out, "\n"))
+  file:close()
+end
