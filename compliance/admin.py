@@ -125,3 +125,7 @@ class SuppressionAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+from compliance import admin_gate  # noqa: E402,F401
+from compliance.admin_dnc import DncListAdmin  # noqa: E402,F401

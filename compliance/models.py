@@ -7,7 +7,7 @@ from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
 from crm.history import history_user
-from leads.choices import Channel
+from leads.choices import Channel, USState
 from leads.validators import validate_channel_list, validate_string_list
 
 
@@ -148,6 +148,12 @@ class Suppression(models.Model):
         blank=True,
         related_name="+",
     )
+    confirmation_sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the one opt-out confirmation text was sent, if it was.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     history = HistoricalRecords(get_user=history_user)
@@ -177,3 +183,127 @@ class Suppression(models.Model):
 
     def delete(self, *args, **kwargs):
         raise SuppressionDeletionRefused("Suppression entries are never deleted.")
+
+
+class DncListKind(models.TextChoices):
+    NATIONAL = "national", "National Do Not Call Registry"
+    STATE = "state", "State Do Not Call list"
+
+
+class DncListStatus(models.TextChoices):
+    IMPORTING = "importing", "Importing"
+    READY = "ready", "In use"
+    REPLACED = "replaced", "Replaced by a newer copy"
+    FAILED = "failed", "Failed"
+
+
+class DncList(models.Model):
+    """One imported copy of a Do Not Call list, dated by the list's own date."""
+
+    kind = models.CharField(max_length=10, choices=DncListKind.choices)
+    state = models.CharField(
+        max_length=2, choices=USState.choices, blank=True, help_text="For a state list."
+    )
+    list_date = models.DateField(help_text="The date of this copy of the list.")
+    file_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(
+        max_length=10, choices=DncListStatus.choices, default=DncListStatus.IMPORTING
+    )
+    number_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    imported_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "Do Not Call list"
+        ordering = ["-list_date", "-pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind=DncListKind.NATIONAL, state="")
+                | (models.Q(kind=DncListKind.STATE) & ~models.Q(state="")),
+                name="dnc_list_state_matches_kind",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "state", "status"], name="dnc_list_current_idx")]
+
+    def __str__(self):
+        name = self.get_state_display() if self.state else "National"
+        return f"{name} Do Not Call list of {self.list_date:%Y-%m-%d}"
+
+
+class DncNumber(models.Model):
+    """A number on one copy of a Do Not Call list (E.164 text: these tables hold millions)."""
+
+    id = models.BigAutoField(primary_key=True)
+    dnc_list = models.ForeignKey(DncList, on_delete=models.CASCADE, related_name="numbers")
+    phone = models.CharField(max_length=16)
+
+    class Meta:
+        verbose_name = "Do Not Call number"
+        constraints = [
+            # Phone first: the gate asks "is this number on any current list?".
+            models.UniqueConstraint(fields=["phone", "dnc_list"], name="dnc_number_unique"),
+        ]
+
+    def __str__(self):
+        return self.phone
+
+
+class Purpose(models.TextChoices):
+    MARKETING = "marketing", "Marketing"
+    TRANSACTIONAL = "transactional", "Transactional reply (help text, opt-out confirmation)"
+
+
+class DecisionStage(models.TextChoices):
+    SCHEDULED = "scheduled", "When scheduled"
+    SENDING = "sending", "At the moment of sending"
+    MANUAL = "manual", "Before a rep's contact"
+
+
+class ContactDecision(models.Model):
+    """One answer of the compliance gate, kept with the contact it governed."""
+
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.PROTECT, related_name="contact_decisions"
+    )
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    purpose = models.CharField(max_length=14, choices=Purpose.choices, default=Purpose.MARKETING)
+    automated = models.BooleanField()
+    stage = models.CharField(max_length=10, choices=DecisionStage.choices)
+    decided_for = models.DateTimeField(help_text="The instant the contact was asked for.")
+    allowed = models.BooleanField()
+    first_reason = models.CharField(
+        max_length=32, blank=True, help_text="The first reason's code, for filtering."
+    )
+    reasons = models.JSONField(default=list, blank=True)
+    next_allowed_at = models.DateTimeField(null=True, blank=True)
+    attempt = models.ForeignKey(
+        "leads.ContactAttempt",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decisions",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["lead", "-created_at"], name="decision_lead_idx"),
+            models.Index(
+                fields=["first_reason", "-created_at"],
+                name="decision_blocked_idx",
+                condition=models.Q(allowed=False),
+            ),
+        ]
+
+    def __str__(self):
+        verdict = "allowed" if self.allowed else f"blocked ({self.first_reason})"
+        return f"{self.get_channel_display()} to lead #{self.lead_id}: {verdict}"

@@ -176,6 +176,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 # Queues. REDIS_URL unset means everything runs in-process (the embedded default).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 TASKS_IN_PROCESS = not REDIS_URL
+# Put before Leadline's own Redis keys (rate limits, the fast-lane hand-off), so that two
+# deployments (or two test runs) can share one Redis.
+REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = TASKS_IN_PROCESS
@@ -248,6 +251,24 @@ SELLER_NAMES = env_list("SELLER_NAMES", "Brightside Home Services" if DEBUG else
 
 # Leads received from the same phone or email within this many days are duplicates.
 LEAD_DUPLICATE_WINDOW_DAYS = env_int("LEAD_DUPLICATE_WINDOW_DAYS", 30)
+
+# Compliance. Marketing email needs the business's postal address (CAN-SPAM) and a working
+# unsubscribe link, which is built on SITE_URL.
+BUSINESS_NAME = os.environ.get("BUSINESS_NAME", SELLER_NAMES[0] if SELLER_NAMES else "")
+BUSINESS_POSTAL_ADDRESS = os.environ.get(
+    "BUSINESS_POSTAL_ADDRESS", "100 Biscayne Blvd, Miami, FL 33132" if DEBUG else ""
+)
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO", "")
+# Marketing calls and texts to one number per rolling 24 hours where no state sets a cap.
+COMPLIANCE_DEFAULT_ATTEMPT_CAP = env_int("COMPLIANCE_DEFAULT_ATTEMPT_CAP", 6)
+
+# Text messages: the console backend logs them; set TWILIO_* and the Twilio backend to send.
+# With TWILIO_AUTH_TOKEN set, inbound webhooks must carry Twilio's signature.
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "crm.sms.ConsoleBackend")
+TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
 
 LOGGING = {
     "version": 1,

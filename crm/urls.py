@@ -16,6 +16,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("leads.api.urls")),
     path("", include("leads.urls")),
+    path("", include("compliance.urls")),
+    path("", include("compliance.webhook_urls")),
 ]
 
 if settings.REDIS_URL:

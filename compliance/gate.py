@@ -1,0 +1,456 @@
+"""The one decision every contact must pass: may this lead be contacted on this channel now?
+
+`decide` answers for one lead; `decide_many` answers for many, reading what it needs in a few
+queries per chunk. Both gather the facts first (`GateFacts`) and then apply the rules in
+`_evaluate`, which reads nothing from the database, so the two can never disagree.
+"""
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from compliance.hours import hours_check
+from compliance.models import (
+    CaptureMethod,
+    ConsentRecord,
+    ContactDecision,
+    DncList,
+    DncListKind,
+    DncListStatus,
+    DncNumber,
+    Purpose,
+    Suppression,
+)
+from compliance.reasons import Reason, ReasonCode
+from compliance.rules import AttemptCap, attempt_caps_for
+from leads.choices import Channel, USState
+from leads.models import ContactAttempt, Lead
+from leads.models.attempt import Direction, Disposition
+from leads.normalize import area_code_places, place_tables, zip_location
+
+# 16 CFR 310.4(b)(3)(iv): calls must be scrubbed against a registry copy at most 31 days old.
+REGISTRY_MAX_AGE = datetime.timedelta(days=31)
+# 47 CFR 64.1200(f)(5): an established business relationship lets a seller call a number on
+# the registry for 18 months after a purchase and 3 months after an inquiry, until the
+# person asks not to be called.
+EBR_AFTER_PURCHASE = datetime.timedelta(days=548)
+EBR_AFTER_INQUIRY = datetime.timedelta(days=91)
+CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    reasons: list[Reason]
+    next_allowed_at: datetime.datetime | None
+
+    @property
+    def codes(self) -> list[str]:
+        return [reason.code for reason in self.reasons]
+
+
+@dataclass
+class GateFacts:
+    """Everything the rules need to know about one lead, read in advance."""
+
+    lead: Lead
+    zones: set[str]
+    states: set[str]
+    suppressions: list[Suppression] = field(default_factory=list)
+    consents: list[ConsentRecord] = field(default_factory=list)
+    dnc_lists: list[tuple[str, str]] = field(default_factory=list)  # (kind, state)
+    last_purchase_at: datetime.datetime | None = None
+    # (started_at, channel, product) of outbound marketing attempts to this phone.
+    attempts: list[tuple[datetime.datetime, str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Registry:
+    """The state of the national registry copy at decision time."""
+
+    list_date: datetime.date | None
+
+    def is_fresh(self, at: datetime.datetime) -> bool:
+        return self.list_date is not None and at.date() - self.list_date <= REGISTRY_MAX_AGE
+
+
+def candidate_places(lead: Lead) -> tuple[set[str], set[str]]:
+    """Return every zone and state the lead may be in: ZIP, stated address and area code."""
+    zones = {zone for zone in [lead.time_zone, *lead.area_code_time_zones] if zone}
+    states = {lead.state} if lead.state else set()
+    location = zip_location(lead.zip_code) if lead.zip_code else None
+    if location:
+        zones.add(location.time_zone)
+        states.add(location.state)
+    if lead.state and (location is None or location.state != lead.state):
+        zones.update(place_tables().state_zones.get(lead.state, ()))
+    if lead.phone:
+        area_zones, area_states = area_code_places(str(lead.phone)[2:5])
+        zones.update(area_zones)
+        states.update(area_states)  # a Florida area code counts as Florida
+    return zones, states
+
+
+def decide(
+    lead: Lead,
+    channel: str,
+    at: datetime.datetime,
+    *,
+    purpose: str = Purpose.MARKETING,
+    automated: bool = True,
+) -> Decision:
+    """Decide whether this lead may be contacted on this channel at this instant."""
+    facts = _facts_for([lead], since=at - _longest_cap_window())[lead.pk]
+    return _evaluate(facts, channel, at, purpose, automated, _registry())
+
+
+def decide_many(
+    requests: Iterable[tuple[Lead, str, datetime.datetime]],
+    *,
+    purpose: str = Purpose.MARKETING,
+    automated: bool = True,
+) -> list[Decision]:
+    """Decide for many (lead, channel, instant) requests at once, in order."""
+    requests = list(requests)
+    registry = _registry()
+    decisions: list[Decision] = []
+    for start in range(0, len(requests), CHUNK):
+        chunk = requests[start : start + CHUNK]
+        instants = [at for _, _, at in chunk]
+        facts = _facts_for(
+            [lead for lead, _, _ in chunk], since=min(instants) - _longest_cap_window()
+        )
+        decisions.extend(
+            _evaluate(facts[lead.pk], channel, at, purpose, automated, registry)
+            for lead, channel, at in chunk
+        )
+    return decisions
+
+
+def _longest_cap_window() -> datetime.timedelta:
+    return max(cap.window for cap in attempt_caps_for({state.value for state in USState}))
+
+
+def _registry() -> Registry:
+    newest = (
+        DncList.objects.filter(kind=DncListKind.NATIONAL, status=DncListStatus.READY)
+        .order_by("-list_date")
+        .values_list("list_date", flat=True)
+        .first()
+    )
+    return Registry(list_date=newest)
+
+
+def _facts_for(leads: Sequence[Lead], *, since: datetime.datetime) -> dict[int, GateFacts]:
+    """Read the facts for these leads in one query per kind of fact.
+
+    Attempts are read from `since` on with no upper bound: when the gate looks ahead for
+    the next allowed instant, attempts already logged for later times count there too.
+    """
+    facts = {lead.pk: GateFacts(lead, *candidate_places(lead)) for lead in leads}
+    phones = {str(lead.phone) for lead in leads if lead.phone}
+    emails = {lead.email for lead in leads if lead.email}
+    by_phone, by_email = defaultdict(list), defaultdict(list)
+    for lead in (fact.lead for fact in facts.values()):  # each lead once, however often asked
+        if lead.phone:
+            by_phone[str(lead.phone)].append(facts[lead.pk])
+        if lead.email:
+            by_email[lead.email].append(facts[lead.pk])
+
+    suppressions = Suppression.objects.filter(Q(phone__in=phones) | Q(email__in=emails))
+    for suppression in suppressions.only("phone", "email", "origin", "received_at"):
+        targets = by_phone.get(str(suppression.phone), []) if suppression.phone else []
+        targets += by_email.get(suppression.email, []) if suppression.email else []
+        for target in targets:
+            target.suppressions.append(suppression)
+
+    for consent in ConsentRecord.objects.filter(lead__in=facts).order_by():
+        facts[consent.lead_id].consents.append(consent)
+
+    listed = DncNumber.objects.filter(phone__in=phones, dnc_list__status=DncListStatus.READY)
+    for phone, kind, state in listed.values_list("phone", "dnc_list__kind", "dnc_list__state"):
+        for target in by_phone.get(phone, []):
+            target.dnc_lists.append((kind, state))
+
+    outbound = ContactAttempt.objects.filter(
+        lead__phone__in=phones, direction=Direction.OUTBOUND
+    ).order_by()
+    purchases = outbound.filter(disposition=Disposition.SALE).values_list(
+        "lead__phone", "started_at"
+    )
+    for phone, started_at in purchases:
+        for target in by_phone.get(phone, []):
+            if target.last_purchase_at is None or started_at > target.last_purchase_at:
+                target.last_purchase_at = started_at
+    recent = outbound.filter(started_at__gt=since).values_list(
+        "lead__phone", "started_at", "channel", "lead__product"
+    )
+    for phone, started_at, channel, product in recent:
+        for target in by_phone.get(phone, []):
+            target.attempts.append((started_at, channel, product))
+    return facts
+
+
+def _evaluate(
+    facts: GateFacts,
+    channel: str,
+    at: datetime.datetime,
+    purpose: str,
+    automated: bool,
+    registry: Registry,
+) -> Decision:
+    """Apply every rule to the facts; say why not and when, if not now."""
+    if channel not in Channel.values:
+        raise ValueError(f"Unknown channel {channel!r}.")
+    lead = facts.lead
+    missing = _missing_address(lead, channel)
+    if missing:
+        return Decision(False, [missing], None)
+    if purpose == Purpose.TRANSACTIONAL:
+        # A help answer or an opt-out confirmation is a reply, not marketing: it may go to a
+        # number that just opted out (47 CFR 64.1200(a)(12)); the sender allows only one.
+        return Decision(True, [], None)
+
+    lasting = _suppression_reasons(facts, channel)  # reasons that time alone does not lift
+    if channel == Channel.EMAIL:
+        lasting += _email_reasons()
+        return Decision(not lasting, lasting, None)
+
+    consent = _consent_for(facts, channel)
+    if automated and consent is None:
+        lasting.append(_no_consent_reason(facts, channel))
+    if consent is None and not lasting:
+        lasting += _dnc_reasons(facts, at, registry)
+    if lasting:
+        return Decision(False, lasting, None)
+
+    reasons, next_at = _timing(facts, channel, at)
+    if not reasons:
+        return Decision(True, [], None)
+    if next_at is not None and consent is None and _dnc_reasons(facts, next_at, registry):
+        next_at = None  # by then the registry copy is too old or the relationship has ended
+    return Decision(False, reasons, next_at)
+
+
+def _missing_address(lead: Lead, channel: str) -> Reason | None:
+    if channel == Channel.EMAIL and not lead.email:
+        return Reason(ReasonCode.NO_EMAIL, "This lead has no email address.")
+    if channel != Channel.EMAIL and not lead.phone:
+        return Reason(ReasonCode.NO_PHONE, "This lead has no phone number.")
+    return None
+
+
+def _suppression_reasons(facts: GateFacts, channel: str) -> list[Reason]:
+    suppressions = facts.suppressions
+    if channel == Channel.SMS:
+        # Replying START after STOP re-subscribes to texts (recorded as consent by keyword);
+        # the opt-out stays on record and still ends calls and email.
+        resubscribed = [
+            consent.captured_at
+            for consent in facts.consents
+            if consent.capture_method == CaptureMethod.SMS_KEYWORD
+            and consent.revoked_at is None
+            and consent.captured_at
+        ]
+        if resubscribed:
+            suppressions = [s for s in suppressions if s.received_at > max(resubscribed)]
+    if not suppressions:
+        return []
+    first = min(suppressions, key=lambda suppression: suppression.received_at)
+    target = "number" if first.phone else "email address"
+    return [
+        Reason(
+            ReasonCode.OPTED_OUT,
+            f"This {target} opted out on {first.received_at:%b %d, %Y} "
+            f"({first.get_origin_display().lower()}): no marketing on any channel.",
+        )
+    ]
+
+
+def _email_reasons() -> list[Reason]:
+    from compliance.unsubscribe import email_requirements_missing
+
+    return [
+        Reason(ReasonCode.EMAIL_NOT_READY, f"Marketing email is off: {problem}")
+        for problem in email_requirements_missing()
+    ]
+
+
+def _names_this_business(consent: ConsentRecord) -> bool:
+    sellers = [name.casefold() for name in settings.SELLER_NAMES]
+    shown = [name.casefold() for name in consent.seller_names]
+    disclosure = consent.disclosure_text.casefold()
+    return any(seller in shown or seller in disclosure for seller in sellers)
+
+
+def _consent_for(facts: GateFacts, channel: str) -> ConsentRecord | None:
+    """Return a consent in force for this channel that names this business, if any.
+
+    Prior express written consent must name the seller (47 CFR 64.1200(a)(2), (f)(9)); the
+    one-to-one rule was vacated (IMC v. FCC, 11th Cir. 2025), but a disclosure that does not
+    name this business is not relied on. Missing disclosure text or capture time is no
+    evidence at all.
+    """
+    for consent in facts.consents:
+        if (
+            consent.revoked_at is None
+            and channel in consent.channels
+            and consent.disclosure_text
+            and consent.captured_at is not None
+            and _names_this_business(consent)
+        ):
+            return consent
+    return None
+
+
+def _no_consent_reason(facts: GateFacts, channel: str) -> Reason:
+    noun = {Channel.CALL: "automated calls", Channel.SMS: "texts"}[channel]
+    consents = facts.consents
+    if not consents:
+        why = "there is no consent record"
+    elif all(consent.revoked_at for consent in consents):
+        revoked = max(consent.revoked_at for consent in consents)
+        why = f"consent was revoked on {revoked:%b %d, %Y}"
+    elif not any(channel in consent.channels for consent in consents):
+        why = f"the consent does not cover {Channel(channel).label.lower()}"
+    elif not any(consent.disclosure_text and consent.captured_at for consent in consents):
+        why = "the consent record has no disclosure text or capture time"
+    else:
+        names = ", ".join(settings.SELLER_NAMES) or "this business (set SELLER_NAMES)"
+        why = f"the consent does not name {names}"
+    return Reason(ReasonCode.NO_CONSENT, f"No {noun}: {why}.")
+
+
+def _has_business_relationship(facts: GateFacts, at: datetime.datetime) -> bool:
+    lead = facts.lead
+    if at - lead.received_at <= EBR_AFTER_INQUIRY:
+        return True
+    return facts.last_purchase_at is not None and at - facts.last_purchase_at <= (
+        EBR_AFTER_PURCHASE
+    )
+
+
+def _dnc_reasons(facts: GateFacts, at: datetime.datetime, registry: Registry) -> list[Reason]:
+    """Reasons a contact without consent is barred by Do Not Call rules (none with an EBR)."""
+    if _has_business_relationship(facts, at):
+        return []
+    reasons = []
+    national = any(kind == DncListKind.NATIONAL for kind, _ in facts.dnc_lists)
+    if national:
+        reasons.append(
+            Reason(
+                ReasonCode.DNC_NATIONAL,
+                "The number is on the National Do Not Call Registry and there is no consent "
+                "or business relationship to call it.",
+            )
+        )
+    for state in sorted({state for kind, state in facts.dnc_lists if kind == DncListKind.STATE}):
+        if state in facts.states:
+            reasons.append(
+                Reason(
+                    ReasonCode.DNC_STATE,
+                    f"The number is on {USState(state).label}'s Do Not Call list and there is "
+                    "no consent or business relationship to call it.",
+                )
+            )
+    if not national and not registry.is_fresh(at):
+        age = (
+            f"the newest copy is of {registry.list_date:%b %d, %Y}"
+            if registry.list_date
+            else "no copy has been imported"
+        )
+        reasons.append(
+            Reason(
+                ReasonCode.DNC_NOT_SCRUBBED,
+                f"Without consent a number must be checked against a National Do Not Call "
+                f"Registry copy at most 31 days old; {age}.",
+            )
+        )
+    return reasons
+
+
+def _timing(
+    facts: GateFacts, channel: str, at: datetime.datetime
+) -> tuple[list[Reason], datetime.datetime | None]:
+    """Check calling hours and attempt caps; find the first instant both allow."""
+    caps = [cap for cap in attempt_caps_for(facts.states) if channel in cap.channels]
+    reasons: list[Reason] = []
+    moment = at
+    for _ in range(20):  # each step moves past one blocking window; a few always suffice
+        hours = hours_check(zones=facts.zones, states=facts.states, at=moment, channel=channel)
+        capped = [(cap, until) for cap in caps if (until := _cap_until(facts, cap, moment))]
+        if moment == at:
+            reasons = hours.reasons + [_cap_reason(cap, until) for cap, until in capped]
+        if hours.allowed and not capped:
+            return reasons, (None if moment == at else moment)
+        later = [until for _, until in capped]
+        if not hours.allowed:
+            if hours.next_allowed_at is None:
+                return reasons, None
+            later.append(hours.next_allowed_at)
+        moment = max(later)
+    return reasons, None
+
+
+def _cap_until(
+    facts: GateFacts, cap: AttemptCap, at: datetime.datetime
+) -> datetime.datetime | None:
+    """Return when this cap frees a slot, if it is reached at `at`; else None."""
+    counted = sorted(
+        started_at
+        for started_at, channel, product in facts.attempts
+        if channel in cap.channels
+        and at - cap.window < started_at <= at
+        and (not cap.same_product or product == facts.lead.product)
+    )
+    if len(counted) < cap.limit:
+        return None
+    return counted[len(counted) - cap.limit] + cap.window
+
+
+def _cap_reason(cap: AttemptCap, until: datetime.datetime) -> Reason:
+    where = USState(cap.state).label if cap.state else "This business"
+    kinds = " or ".join(sorted(Channel(channel).label.lower() for channel in cap.channels))
+    about = " about the same product" if cap.same_product else ""
+    return Reason(
+        ReasonCode.ATTEMPT_CAP,
+        f"{where} allows at most {cap.limit} {kinds} attempts{about} per "
+        f"{int(cap.window.total_seconds() // 3600)} hours to this number; the limit is reached "
+        f"until {until:%b %d %H:%M} UTC.",
+    )
+
+
+def contact_check(
+    *,
+    lead: Lead,
+    channel: str,
+    stage: str,
+    at: datetime.datetime | None = None,
+    purpose: str = Purpose.MARKETING,
+    automated: bool = True,
+    attempt: ContactAttempt | None = None,
+    requested_by=None,
+) -> tuple[Decision, ContactDecision]:
+    """Decide, and keep the decision with the contact it governs."""
+    at = at or timezone.now()
+    decision = decide(lead, channel, at, purpose=purpose, automated=automated)
+    record = ContactDecision.objects.create(
+        lead=lead,
+        channel=channel,
+        purpose=purpose,
+        automated=automated,
+        stage=stage,
+        decided_for=at,
+        allowed=decision.allowed,
+        first_reason=decision.reasons[0].code if decision.reasons else "",
+        reasons=[reason.as_dict() for reason in decision.reasons],
+        next_allowed_at=decision.next_allowed_at,
+        attempt=attempt,
+        requested_by=requested_by,
+    )
+    return decision, record

@@ -1,0 +1,132 @@
+"""Properties of the gate over random leads, channels and instants (rules only, no database)."""
+
+import datetime
+from zoneinfo import ZoneInfo
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compliance.gate import GateFacts, Registry, _evaluate
+from compliance.models import ConsentRecord, Suppression
+from compliance.rules import FEDERAL_WINDOW, STATE_RULES, attempt_caps_for, state_holiday
+from leads.models import Lead
+
+ZONES = [
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Phoenix",
+    "America/Los_Angeles",
+    "America/Anchorage",
+    "Pacific/Honolulu",
+    "America/Detroit",
+]
+STATES = ["FL", "OK", "MD", "WA", "TX", "AL", "LA", "MS", "RI", "UT", "PA", "CT", "NY", "OH", "CA"]
+SELLER = "Brightside Home Services"
+instants = st.datetimes(
+    min_value=datetime.datetime(2026, 1, 1),
+    max_value=datetime.datetime(2028, 12, 31),
+    timezones=st.just(datetime.UTC),
+)
+
+
+@st.composite
+def gate_facts(draw):
+    lead = Lead(
+        pk=1,
+        phone="+13055550100",
+        email="lead@example.com",
+        product=draw(st.sampled_from(["solar", "roofing"])),
+        received_at=draw(instants),
+    )
+    facts = GateFacts(
+        lead,
+        zones=set(draw(st.lists(st.sampled_from(ZONES), min_size=1, max_size=3))),
+        states=set(draw(st.lists(st.sampled_from(STATES), max_size=3))),
+    )
+    if draw(st.booleans()):
+        facts.consents.append(
+            ConsentRecord(
+                channels=draw(st.lists(st.sampled_from(["call", "sms", "email"]), max_size=3)),
+                seller_names=[SELLER] if draw(st.booleans()) else [],
+                disclosure_text=draw(st.sampled_from(["", f"I agree that {SELLER} may call."])),
+                captured_at=lead.received_at,
+                revoked_at=lead.received_at if draw(st.booleans()) else None,
+            )
+        )
+    if draw(st.integers(0, 4)) == 0:
+        facts.suppressions.append(Suppression(phone=lead.phone, origin="sms_keyword"))
+    if draw(st.booleans()):
+        facts.dnc_lists.append(("national", ""))
+    return facts
+
+
+@st.composite
+def with_attempts(draw, facts, at):
+    for _ in range(draw(st.integers(0, 7))):
+        hours = draw(st.floats(0, 30, allow_nan=False))
+        channel = draw(st.sampled_from(["call", "sms"]))
+        product = draw(st.sampled_from(["solar", "roofing"]))
+        facts.attempts.append((at - datetime.timedelta(hours=hours), channel, product))
+    return facts
+
+
+def _inside_every_window(facts, at, channel) -> bool:
+    for zone in facts.zones:
+        local = at.astimezone(ZoneInfo(zone))
+        if not FEDERAL_WINDOW.contains(local.time()):
+            return False
+        for state in facts.states & set(STATE_RULES):
+            rule = STATE_RULES[state]
+            window = rule.window_on(local.date())
+            if window is None or not window.contains(local.time()):
+                return False
+            if rule.holiday_ban and state_holiday(state, local.date()):
+                return False
+    return True
+
+
+def _under_every_cap(facts, at, channel) -> bool:
+    for cap in attempt_caps_for(facts.states):
+        if channel not in cap.channels:
+            continue
+        counted = [
+            started
+            for started, attempt_channel, product in facts.attempts
+            if attempt_channel in cap.channels
+            and at - cap.window < started <= at
+            and (not cap.same_product or product == facts.lead.product)
+        ]
+        if len(counted) >= cap.limit:
+            return False
+    return True
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    data=st.data(),
+    channel=st.sampled_from(["call", "sms"]),
+    at=instants,
+    automated=st.booleans(),
+    registry_age=st.integers(0, 60),
+)
+def test_an_allowed_contact_is_lawful_in_every_way(data, channel, at, automated, registry_age):
+    from django.conf import settings as django_settings
+
+    django_settings.SELLER_NAMES = [SELLER]
+    facts = data.draw(with_attempts(data.draw(gate_facts()), at))
+    registry = Registry(list_date=at.date() - datetime.timedelta(days=registry_age))
+
+    decision = _evaluate(facts, channel, at, "marketing", automated, registry)
+
+    if decision.allowed:
+        assert not facts.suppressions
+        assert _inside_every_window(facts, at, channel)
+        assert _under_every_cap(facts, at, channel)
+        assert decision.next_allowed_at is None
+    elif decision.next_allowed_at is not None:
+        assert decision.next_allowed_at > at
+        later = _evaluate(
+            facts, channel, decision.next_allowed_at, "marketing", automated, registry
+        )
+        assert later.allowed
