@@ -434,6 +434,7 @@ def contact_check(
     purpose: str = Purpose.MARKETING,
     automated: bool = True,
     attempt: ContactAttempt | None = None,
+    touch=None,
     requested_by=None,
 ) -> tuple[Decision, ContactDecision]:
     """Decide, and keep the decision with the contact it governs."""
@@ -451,6 +452,7 @@ def contact_check(
         reasons=[reason.as_dict() for reason in decision.reasons],
         next_allowed_at=decision.next_allowed_at,
         attempt=attempt,
+        touch=touch,
         requested_by=requested_by,
     )
     return decision, record

@@ -111,6 +111,7 @@ class SuppressionOrigin(models.TextChoices):
     API = "api", "API"
     DNC_LIST = "dnc_list", "Do Not Call list"
     MANAGER = "manager", "Added by a manager"
+    IMPORT = "import", "Imported from a file by a manager"
 
 
 class SuppressionDeletionRefused(Exception):
@@ -283,6 +284,13 @@ class ContactDecision(models.Model):
     next_allowed_at = models.DateTimeField(null=True, blank=True)
     attempt = models.ForeignKey(
         "leads.ContactAttempt",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="decisions",
+    )
+    touch = models.ForeignKey(
+        "leads.Touch",
         on_delete=models.PROTECT,
         null=True,
         blank=True,

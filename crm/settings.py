@@ -200,6 +200,16 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+# The clock. Beat copies these into django-celery-beat's tables at start; managers can
+# change the interval in the admin. Without Redis, `manage.py run_clock` ticks instead.
+CLOCK_TICK_SECONDS = env_int("CLOCK_TICK_SECONDS", 5)
+CELERY_BEAT_SCHEDULE = {
+    "dispatch-due-touches": {
+        "task": "leads.tasks.dispatch_due_touches",
+        "schedule": float(CLOCK_TICK_SECONDS),
+        "options": {"expires": CLOCK_TICK_SECONDS * 2},
+    },
+}
 
 # RQ: the long jobs a person starts and watches. Without Redis the queues run synchronously
 # on an in-memory Redis (see crm.queues).

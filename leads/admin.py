@@ -9,7 +9,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from compliance.models import ConsentRecord
 from crm.admin_paging import LargeTablePaginator
 from leads import admin_imports  # noqa: F401 (registers the CSV import admin)
-from leads.models import ContactAttempt, Lead, LeadSource, RepProfile
+from leads.models import ContactAttempt, Lead, LeadSource, RepProfile, Touch
 from leads.search import lead_search_filter
 from leads.sources import source_key_rotate
 
@@ -208,6 +208,35 @@ class ContactAttemptAdmin(SimpleHistoryAdmin):
         if not search_term.strip():
             return queryset, False
         return queryset.filter(lead_search_filter(search_term, prefix="lead__")), False
+
+
+@admin.register(Touch)
+class TouchAdmin(admin.ModelAdmin):
+    """Texts and emails, planned and sent. Read-only: the gate's decisions are their record."""
+
+    list_display = ("due_at", "lead", "channel", "purpose", "status", "status_note", "sent_at")
+    list_filter = ("status", "channel", "purpose", "due_at")
+    list_select_related = ("lead",)
+    search_fields = ("lead__phone", "lead__email", "lead__last_name")
+    search_help_text = "The lead's phone number, email address or name."
+    sortable_by = ("due_at", "sent_at")
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(lead_search_filter(search_term, prefix="lead__")), False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 class RepProfileInline(admin.StackedInline):

@@ -3,9 +3,11 @@
 from celery import shared_task
 from django.db import OperationalError
 
+from crm.sms import SmsTemporaryError
 from leads.intake.handoff import new_leads_take
 from leads.intake.service import intake_history_record
 from leads.scoring import leads_score
+from leads.touches import due_touches_dispatch, touch_send
 
 
 @shared_task(
@@ -28,3 +30,21 @@ def drain_new_leads() -> None:
         process_new_leads.delay(lead_ids)
     if more_waiting:
         drain_new_leads.delay()
+
+
+@shared_task(
+    autoretry_for=(OperationalError, SmsTemporaryError),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=6,
+    acks_late=True,
+)
+def send_touch(touch_id: int) -> None:
+    """Send one queued text or email, asking the compliance gate again at this moment."""
+    touch_send(touch_id=touch_id)
+
+
+@shared_task(ignore_result=True)
+def dispatch_due_touches() -> None:
+    """The clock's tick: queue every touch that is due."""
+    due_touches_dispatch()

@@ -11,4 +11,15 @@ urlpatterns = [
         views.lead_stop_request,
         name="lead_stop_request",
     ),
+    path("leads/<int:lead_id>/call/", views.lead_call_start, name="lead_call_start"),
+    path(
+        "leads/<int:lead_id>/call/<int:attempt_id>/outcome/",
+        views.lead_call_outcome,
+        name="lead_call_outcome",
+    ),
+    path(
+        "leads/<int:lead_id>/send/<slug:channel>/",
+        views.lead_touch_create,
+        name="lead_touch_create",
+    ),
 ]

@@ -3,6 +3,7 @@ from leads.models.intake import ImportRun, ImportStatus, SourceDailyCount
 from leads.models.lead import Lead, LeadStatus, PhoneType
 from leads.models.rep import RepProfile
 from leads.models.source import Exclusivity, LeadSource, ReturnReason
+from leads.models.touch import Touch, TouchStatus
 
 __all__ = [
     "ContactAttempt",
@@ -18,4 +19,6 @@ __all__ = [
     "RepProfile",
     "ReturnReason",
     "SourceDailyCount",
+    "Touch",
+    "TouchStatus",
 ]
