@@ -28,7 +28,10 @@ demo: install
 	@echo "  Reps:     http://$(HOST):$(PORT)/login/   login: rep.alex / leadline-demo, rep.blair / leadline-demo"
 	@echo "Press Ctrl-C to stop."
 	@echo
-	DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+	@# The clock (Celery beat in production) sends texts and emails when they fall due.
+	DEBUG=1 $(PY) manage.py run_clock & clock=$$!; \
+		trap 'kill $$clock 2>/dev/null' EXIT INT TERM; \
+		DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
