@@ -13,6 +13,7 @@ from compliance.suppressions import suppression_add
 from leads.choices import Channel
 from leads.models import ContactAttempt, Direction, Disposition, TouchStatus
 from leads.selectors import lead_for_rep_or_404, leads_for_rep
+from leads.templatetags.lead_time import local_at
 from leads.touches import call_start, touch_schedule
 
 # What a rep can record in one click when a lead asks to stop: (field, scope, reason).
@@ -113,9 +114,11 @@ def lead_touch_create(request, lead_id: int, channel: str):
     if touch.status == TouchStatus.BLOCKED:
         messages.error(request, f"Not sent: the {what} is not allowed. {touch.status_note}")
     elif touch.status == TouchStatus.SCHEDULED:
-        messages.warning(
-            request, f"The {what} will go at {touch.due_at:%b %d %H:%M} UTC. {touch.status_note}"
+        their_time = local_at(lead, touch.due_at)
+        when = f"{touch.due_at:%b %d %H:%M} UTC" + (
+            f" ({their_time} their time)" if their_time else ""
         )
+        messages.warning(request, f"The {what} will go at {when}. {touch.status_note}")
     elif touch.status == TouchStatus.FAILED:
         messages.error(request, f"The {what} could not be sent. {touch.status_note}")
     else:
