@@ -4,7 +4,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.admin import SimpleHistoryAdmin
 
-from compliance.models import ConsentRecord, Suppression, SuppressionOrigin
+from compliance.models import ConsentRecord, SuppressionOrigin
 from crm.admin_paging import LargeTablePaginator
 from leads.search import contact_search_filter, lead_search_filter
 
@@ -81,7 +81,7 @@ class ConsentRecordAdmin(SimpleHistoryAdmin):
         return False
 
 
-@admin.register(Suppression)
+# Registered with its bulk import in compliance/admin_suppressions.py.
 class SuppressionAdmin(SimpleHistoryAdmin):
     """The opt-out and do-not-contact list. Entries are kept for good."""
 
@@ -129,3 +129,4 @@ class SuppressionAdmin(SimpleHistoryAdmin):
 
 from compliance import admin_gate  # noqa: E402,F401
 from compliance.admin_dnc import DncListAdmin  # noqa: E402,F401
+from compliance.admin_suppressions import SuppressionListAdmin  # noqa: E402,F401

@@ -1,13 +1,21 @@
-"""RQ jobs for compliance: Do Not Call list imports, which a manager starts and watches."""
+"""RQ jobs for compliance: the Do Not Call list and suppression imports a manager watches."""
 
+from dataclasses import asdict
+
+from django.contrib.auth import get_user_model
 from rq import get_current_job
+from rq.job import JobStatus
 
 from compliance.dnc import dnc_list_import
 from compliance.models import DncList
+from compliance.suppressions import SuppressionImportOutcome, suppressions_import
 from crm.queues import rq_queue
 
 # The full national registry is hundreds of millions of lines.
 DNC_IMPORT_TIMEOUT_SECONDS = 6 * 3600
+SUPPRESSION_IMPORT_TIMEOUT_SECONDS = 3 * 3600
+# How long the result page of a suppression import can be read after it finishes.
+SUPPRESSION_IMPORT_RESULT_TTL_SECONDS = 7 * 24 * 3600
 
 
 def _report_progress(dnc_list: DncList) -> None:
@@ -42,3 +50,84 @@ def enqueue_dnc_import(dnc_list: DncList, path: str) -> None:
         job_id=f"dnc-import-{dnc_list.pk}",
         job_timeout=DNC_IMPORT_TIMEOUT_SECONDS,
     )
+
+
+def _suppression_job_id(import_id: str) -> str:
+    return f"suppression-import-{import_id}"
+
+
+def _report_suppression_progress(outcome: SuppressionImportOutcome) -> None:
+    job = get_current_job()
+    if job is not None:
+        job.meta["progress"] = {
+            "imported": outcome.imported,
+            "skipped": outcome.skipped,
+            "bad": outcome.bad,
+        }
+        job.save_meta()
+
+
+def run_suppressions_import(
+    path: str, *, reason: str, scope: str, recorded_by_id: int | None
+) -> dict:
+    """Import a stored file of phone numbers and email addresses into the suppression list."""
+    recorded_by = get_user_model().objects.get(pk=recorded_by_id) if recorded_by_id else None
+    outcome = suppressions_import(
+        path=path,
+        reason=reason,
+        scope=scope,
+        recorded_by=recorded_by,
+        progress=_report_suppression_progress,
+    )
+    return asdict(outcome)
+
+
+def enqueue_suppressions_import(
+    *,
+    import_id: str,
+    path: str,
+    file_name: str,
+    reason: str,
+    scope: str,
+    recorded_by_id: int | None,
+) -> None:
+    rq_queue("imports").enqueue(
+        run_suppressions_import,
+        args=(str(path),),
+        kwargs={"reason": reason, "scope": scope, "recorded_by_id": recorded_by_id},
+        job_id=_suppression_job_id(import_id),
+        job_timeout=SUPPRESSION_IMPORT_TIMEOUT_SECONDS,
+        result_ttl=SUPPRESSION_IMPORT_RESULT_TTL_SECONDS,
+        meta={"file_name": file_name},
+    )
+
+
+def suppressions_import_state(import_id: str) -> dict | None:
+    """Return how a suppression import stands, or None when there is no such job (any more).
+
+    {"status": "queued", "running", "finished" or "failed", "file_name", "progress": counts
+    so far, "outcome": the finished import's counts and first bad lines, "error": the
+    failure's last line}.
+    """
+    job = rq_queue("imports").fetch_job(_suppression_job_id(import_id))
+    if job is None:
+        return None
+    status = job.get_status()
+    state = {
+        "status": {
+            JobStatus.STARTED: "running",
+            JobStatus.FINISHED: "finished",
+            JobStatus.FAILED: "failed",
+            JobStatus.STOPPED: "failed",
+            JobStatus.CANCELED: "failed",
+        }.get(status, "queued"),
+        "file_name": job.meta.get("file_name", ""),
+        "progress": job.meta.get("progress", {}),
+        "outcome": job.return_value() if status == JobStatus.FINISHED else None,
+        "error": "",
+    }
+    if state["status"] == "failed":
+        result = job.latest_result()
+        lines = (result.exc_string or "").strip().splitlines() if result else []
+        state["error"] = lines[-1] if lines else f"The job was {status}."
+    return state

@@ -1,10 +1,22 @@
-"""Opt-outs: recording them, and what they revoke. Entries are never deleted."""
+"""Opt-outs: recording them one by one or a file at a time, and what they revoke.
 
+Entries are never deleted or changed.
+"""
+
+import csv
 import datetime
+import uuid
+import zlib
+from collections.abc import Callable, Collection, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
-from django.db import transaction
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from phonenumber_field.phonenumber import PhoneNumber
+from simple_history.utils import bulk_create_with_history
 
 from compliance.models import (
     ConsentRecord,
@@ -13,6 +25,22 @@ from compliance.models import (
     SuppressionOrigin,
     SuppressionScope,
 )
+from leads.normalize import InvalidField, normalize_email, normalize_phone
+
+IMPORT_BATCH_ROWS = 2000  # addresses checked and stored per transaction
+BAD_LINES_KEPT = 100  # the first bad lines a manager sees; the rest are only counted
+UPLOAD_DIR = "suppressions"
+# Column names a file may use, after lowercasing and turning spaces and dashes into "_".
+IMPORT_COLUMNS = {
+    "phone": "phone",
+    "phone_number": "phone",
+    "email": "email",
+    "email_address": "email",
+    "scope": "scope",
+    "channel_scope": "scope",
+    "reason": "reason",
+}
+_IMPORT_LOCK = zlib.crc32(b"compliance.suppressions_import")
 
 REVOCATION_MEANS = {
     SuppressionOrigin.SMS_KEYWORD: RevocationMeans.SMS_KEYWORD,
@@ -21,16 +49,20 @@ REVOCATION_MEANS = {
     SuppressionOrigin.API: RevocationMeans.API,
     SuppressionOrigin.MANAGER: RevocationMeans.WEB,
     SuppressionOrigin.DNC_LIST: RevocationMeans.WEB,
+    SuppressionOrigin.IMPORT: RevocationMeans.WEB,
 }
 
 
 def _consents_of(*, phone: str, email: str):
-    match = Q()
-    if phone:
-        match |= Q(lead__phone=phone)
-    if email:
-        match |= Q(lead__email=email.strip().lower())
-    return ConsentRecord.objects.filter(match, revoked_at__isnull=True)
+    return _consents_of_any(
+        phones=[phone] if phone else [], emails=[email.strip().lower()] if email else []
+    )
+
+
+def _consents_of_any(*, phones: Collection[str], emails: Collection[str]):
+    return ConsentRecord.objects.filter(
+        Q(lead__phone__in=phones) | Q(lead__email__in=emails), revoked_at__isnull=True
+    )
 
 
 def _revoke(consents, *, at: datetime.datetime, means: str, reason: str) -> int:
@@ -98,3 +130,254 @@ def consent_reassigned_record(*, phone: str, reassigned_on: datetime.date) -> in
         means=RevocationMeans.REASSIGNED,
         reason=f"Number reassigned on {reassigned_on:%Y-%m-%d}",
     )
+
+
+class SuppressionImportStopped(Exception):
+    """The rest of the file cannot be read."""
+
+
+@dataclass
+class SuppressionImportOutcome:
+    imported: int = 0
+    skipped: int = 0  # already on the list with that scope, or repeated in the file
+    bad: int = 0
+    bad_lines: list[tuple[int, str]] = field(default_factory=list)  # (line, problem), the first
+    stopped: str = ""  # why the rest of the file was not read, if it was not
+
+    def bad_line(self, line: int, problem: str) -> None:
+        self.bad += 1
+        if len(self.bad_lines) < BAD_LINES_KEPT:
+            self.bad_lines.append((line, problem))
+
+
+@dataclass(frozen=True)
+class _Address:
+    """One phone number or email address a line asks to suppress."""
+
+    kind: str  # "phone" or "email"
+    value: str  # E.164 or the lowercased address
+    scope: str
+    reason: str
+    number: PhoneNumber | None = None
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.kind, self.value, self.scope)
+
+
+def suppressions_import_upload(
+    *, upload, reason: str, scope: str = SuppressionScope.ALL, recorded_by=None
+) -> str:
+    """Store an uploaded file under MEDIA_ROOT/suppressions/ and queue its import after commit.
+
+    Returns the import's id, which names its job.
+    """
+    if scope not in SuppressionScope.values:
+        raise ValueError(f"{scope!r} is not a suppression scope.")
+    import_id = str(uuid.uuid4())
+    file_name = upload.name or "suppressions.txt"
+    wanted = default_storage.generate_filename(f"{UPLOAD_DIR}/{import_id}-{file_name}")
+    path = default_storage.path(default_storage.save(wanted, upload))
+    from compliance.jobs import enqueue_suppressions_import
+
+    transaction.on_commit(
+        lambda: enqueue_suppressions_import(
+            import_id=import_id,
+            path=path,
+            file_name=file_name,
+            reason=reason,
+            scope=scope,
+            recorded_by_id=recorded_by.pk if recorded_by else None,
+        )
+    )
+    return import_id
+
+
+def suppressions_import(
+    *,
+    path,
+    reason: str,
+    recorded_by=None,
+    scope: str = SuppressionScope.ALL,
+    origin: str = SuppressionOrigin.IMPORT,
+    progress: Callable[[SuppressionImportOutcome], None] | None = None,
+) -> SuppressionImportOutcome:
+    """Add every phone number and email address in a file to the suppression list.
+
+    The file holds one number or address per line, or is a CSV whose header names a `phone`
+    and/or an `email` column, optionally `scope` (which replaces `scope` for that row) and
+    `reason` (added to `reason`). A line that cannot be read is counted and reported, and
+    the others are imported. An address already on the list with the same scope is skipped:
+    existing entries are never changed. The file is streamed and stored in batches, each in
+    its own transaction, so memory stays flat and a retried job skips what an earlier run
+    stored.
+    """
+    outcome = SuppressionImportOutcome()
+    batch: list[_Address] = []
+    try:
+        for line, row in _import_rows(Path(path)):
+            try:
+                batch += _addresses_on(row, scope=scope, reason=reason)
+            except InvalidField as error:
+                outcome.bad_line(line, str(error))
+            if len(batch) >= IMPORT_BATCH_ROWS:
+                _suppressions_store(batch, outcome, origin=origin, recorded_by=recorded_by)
+                batch = []
+                if progress:
+                    progress(outcome)
+    except SuppressionImportStopped as error:
+        outcome.stopped = str(error)
+    _suppressions_store(batch, outcome, origin=origin, recorded_by=recorded_by)
+    return outcome
+
+
+def _import_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """Yield (line number, {"phone"/"email"/"scope"/"reason": text}) for each non-blank line."""
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as stream:
+        first = next((line for line in stream if line.strip()), "")
+        stream.seek(0)
+        columns = _import_columns(first)
+        if columns:
+            yield from _csv_rows(stream, columns)
+        else:
+            yield from _plain_rows(stream)
+
+
+def _import_columns(first_line: str) -> list[str | None] | None:
+    """Return the field of each column when the line is a header naming phone or email."""
+    cells = next(csv.reader([first_line]), [])
+    columns = [
+        IMPORT_COLUMNS.get(cell.strip().lower().replace(" ", "_").replace("-", "_"))
+        for cell in cells
+    ]
+    return columns if {"phone", "email"} & set(columns) else None
+
+
+def _csv_rows(stream, columns: list[str | None]) -> Iterator[tuple[int, dict[str, str]]]:
+    reader = csv.reader(stream)
+    line, header_seen = 0, False
+    try:
+        for cells in reader:
+            first_line, line = line + 1, reader.line_num
+            if not any(cell.strip() for cell in cells):
+                continue
+            if not header_seen:
+                header_seen = True
+                continue
+            yield (
+                first_line,
+                {name: cell for name, cell in zip(columns, cells, strict=False) if name},
+            )
+    except csv.Error as error:
+        raise SuppressionImportStopped(f"Stopped at line {line + 1}: {error}") from error
+
+
+def _plain_rows(stream) -> Iterator[tuple[int, dict[str, str]]]:
+    for line, text in enumerate(stream, start=1):
+        value = text.strip().strip("\"'").strip()
+        if value:
+            yield line, {"address": value}
+
+
+def _addresses_on(row: dict[str, str], *, scope: str, reason: str) -> list[_Address]:
+    """Return what one line asks to suppress; raise InvalidField naming what is wrong."""
+    if "address" in row:  # a line of a plain list
+        if "," in row["address"]:
+            raise InvalidField(
+                "line",
+                "put one phone number or email address on each line, or give the CSV a "
+                "header row naming its phone and email columns.",
+            )
+        row = {"email" if "@" in row["address"] else "phone": row["address"]}
+    row_scope = row.get("scope", "").strip().lower()
+    if row_scope and row_scope not in SuppressionScope.values:
+        raise InvalidField(
+            "scope",
+            f"{row_scope[:20]!r} is not a scope ({', '.join(SuppressionScope.values)}).",
+        )
+    scope = row_scope or scope
+    reason = "; ".join(part for part in (reason.strip(), row.get("reason", "").strip()) if part)
+    reason = reason[: Suppression._meta.get_field("reason").max_length]
+    addresses = []
+    if row.get("phone", "").strip():
+        number = normalize_phone(row["phone"]).number
+        addresses.append(_Address("phone", number.e164, scope, reason, number))
+    if row.get("email", "").strip():
+        addresses.append(_Address("email", normalize_email(row["email"]), scope, reason))
+    if not addresses:
+        raise InvalidField("line", "it has no phone number or email address.")
+    return addresses
+
+
+def _suppressions_store(
+    addresses: list[_Address], outcome: SuppressionImportOutcome, *, origin: str, recorded_by
+) -> None:
+    """Store the addresses not yet on the list with that scope, and revoke their consents."""
+    if not addresses:
+        return
+    with transaction.atomic():
+        _lock_imports()
+        known = _suppressed_keys(addresses)
+        new: dict[tuple[str, str, str], _Address] = {}
+        for address in addresses:
+            if address.key in known or address.key in new:
+                outcome.skipped += 1
+            else:
+                new[address.key] = address
+        if not new:
+            return
+        received_at = timezone.now()
+        bulk_create_with_history(
+            [
+                Suppression(
+                    phone=address.number or "",
+                    email=address.value if address.kind == "email" else "",
+                    channel_scope=address.scope,
+                    origin=origin,
+                    reason=address.reason,
+                    recorded_by=recorded_by,
+                    received_at=received_at,
+                )
+                for address in new.values()
+            ],
+            Suppression,
+            batch_size=500,
+            default_user=recorded_by,
+            default_change_reason="Imported from a file",
+        )
+        _revoke(
+            _consents_of_any(
+                phones=[a.value for a in new.values() if a.kind == "phone"],
+                emails=[a.value for a in new.values() if a.kind == "email"],
+            ),
+            at=received_at,
+            means=REVOCATION_MEANS.get(origin, RevocationMeans.WEB),
+            reason=f"Opt-out: {SuppressionOrigin(origin).label}",
+        )
+        outcome.imported += len(new)
+
+
+def _lock_imports() -> None:
+    """Let one import at a time check and store, so overlapping files add an address once.
+
+    SQLite needs no lock: its transactions here begin IMMEDIATE and so already run one at a
+    time.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_IMPORT_LOCK])
+
+
+def _suppressed_keys(addresses: list[_Address]) -> set[tuple[str, str, str]]:
+    """Return (kind, value, scope) of the entries already on the list for these addresses."""
+    # The validated numbers, not their text: the field would parse and validate text again.
+    numbers = {address.value: address.number for address in addresses if address.number}
+    emails = {address.value for address in addresses if address.kind == "email"}
+    known = set()
+    entries = Suppression.objects.filter(Q(phone__in=list(numbers.values())) | Q(email__in=emails))
+    for phone, email, scope in entries.values_list("phone", "email", "channel_scope"):
+        if phone and phone.as_e164 in numbers:
+            known.add(("phone", phone.as_e164, scope))
+        if email in emails:
+            known.add(("email", email, scope))
+    return known
