@@ -154,6 +154,7 @@ class DemoSummary:
     consents_created: int = 0
     suppressions_created: int = 0
     attempts_created: int = 0
+    touches_created: int = 0
 
 
 def _user_ensure(username, *, first_name, last_name, role, summary, is_staff=False):
@@ -352,11 +353,35 @@ def demo_data_load(*, lead_count: int = 2000, seed: int = 20261122) -> DemoSumma
     bulk_create_with_history(consents, ConsentRecord, batch_size=500)
     bulk_create_with_history(suppressions, Suppression, batch_size=500)
     bulk_create_with_history(attempts, ContactAttempt, batch_size=500)
+    summary.touches_created = _welcome_texts_plan(leads, rng, now)
     summary.leads_created = len(leads)
     summary.consents_created = len(consents)
     summary.suppressions_created = len(suppressions)
     summary.attempts_created = len(attempts)
     return summary
+
+
+def _welcome_texts_plan(leads: list[Lead], rng: random.Random, now) -> int:
+    """Plan welcome texts through the gate for some of the reps' leads, due soon.
+
+    The gate decides each as it would for real: some wait for the lead's calling hours,
+    texts to leads who opted out are blocked, and the clock sends the rest when due.
+    """
+    from leads.touches import touch_schedule  # imports the gate, which needs the app ready
+
+    owned = [lead for lead in leads if lead.owner_id]
+    chosen = [lead for lead in owned if lead.status == LeadStatus.NEW][:30]
+    chosen += [lead for lead in owned if lead.status == LeadStatus.DO_NOT_CONTACT][:5]
+    for lead in chosen:
+        touch_schedule(
+            lead=lead,
+            channel=Channel.SMS,
+            body=f"Hi {lead.first_name}, this is {lead.owner.first_name} about your "
+            f"{lead.product} quote. When is a good time to talk?",
+            due_at=now + datetime.timedelta(minutes=rng.randint(2, 90)),
+            created_by=lead.owner,
+        )
+    return len(chosen)
 
 
 def _duplicates_mark(leads: list[Lead]) -> None:

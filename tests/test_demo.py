@@ -2,9 +2,9 @@ import pytest
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
 
-from compliance.models import ConsentRecord, Suppression
+from compliance.models import ConsentRecord, ContactDecision, Suppression
 from leads.demo import DEMO_PASSWORD
-from leads.models import ContactAttempt, Lead, LeadSource
+from leads.models import ContactAttempt, Lead, LeadSource, Touch, TouchStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -16,18 +16,20 @@ def _counts():
         ConsentRecord.objects.count(),
         Suppression.objects.count(),
         ContactAttempt.objects.count(),
+        Touch.objects.count(),
     )
 
 
 def test_demo_data_is_realistic_and_loading_twice_adds_nothing(settings, capsys):
     settings.DEBUG = True
+    settings.SELLER_NAMES = ["Brightside Home Services"]  # as DEBUG sets it
 
     call_command("seed_demo")
     first = _counts()
     call_command("seed_demo")
 
     assert _counts() == first
-    leads, sources, consents, suppressions, attempts = first
+    leads, sources, consents, suppressions, attempts, touches = first
     assert leads == 2000
     assert sources >= 3
     assert 0.8 * leads < consents <= leads
@@ -37,6 +39,11 @@ def test_demo_data_is_realistic_and_loading_twice_adds_nothing(settings, capsys)
     assert Lead.objects.values("time_zone").distinct().count() >= 6
     assert Lead.objects.filter(duplicate_of__isnull=False).exists()
     assert "API key for" in capsys.readouterr().out
+    # Welcome texts were planned through the gate: opted-out leads' texts are blocked.
+    assert touches > 0
+    assert Touch.objects.filter(status=TouchStatus.BLOCKED).exists()
+    assert Touch.objects.filter(status=TouchStatus.SCHEDULED).exists()
+    assert ContactDecision.objects.filter(touch__isnull=False).count() == touches
 
 
 def test_demo_logins_work(settings):

@@ -24,8 +24,8 @@ class Command(BaseCommand):
         summary = demo_data_load(lead_count=leads)
         self.stdout.write(
             f"Demo data: {summary.leads_created} leads, {summary.consents_created} consent "
-            f"records, {summary.suppressions_created} opt-outs and {summary.attempts_created} "
-            "attempts created."
+            f"records, {summary.suppressions_created} opt-outs, {summary.attempts_created} "
+            f"attempts and {summary.touches_created} planned welcome texts created."
         )
         if summary.users_created:
             self.stdout.write(
