@@ -1,5 +1,6 @@
 """Quality flags: doubts about a lead raised at intake. Stored and shown; never a rejection."""
 
+import datetime
 import re
 from enum import StrEnum
 from functools import cache
@@ -14,6 +15,12 @@ class QualityFlag(StrEnum):
     REPEAT_PHONE = "repeat_phone"
     REPEAT_IP = "repeat_ip"
 
+
+# Repeats: a phone on more than REPEAT_PHONE_LIMIT leads within REPEAT_WINDOW, or a consent
+# IP on more than REPEAT_IP_LIMIT; counted where leads are stored (leads.intake.storage).
+REPEAT_WINDOW = datetime.timedelta(hours=1)
+REPEAT_PHONE_LIMIT = 3
+REPEAT_IP_LIMIT = 5
 
 FAKE_NAMES = {
     "test",

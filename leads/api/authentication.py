@@ -17,7 +17,8 @@ class SourceClient:
     is_authenticated: bool = True
 
 
-def _presented_key(request) -> str:
+def presented_api_key(request) -> str:
+    """Return the API key a request carries, or \"\"."""
     header = authentication.get_authorization_header(request).decode("latin-1").strip()
     scheme, _, key = header.partition(" ")
     if scheme.lower() == "bearer" and key.strip():
@@ -29,7 +30,7 @@ class SourceKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer <key>` or `X-API-Key: <key>`."""
 
     def authenticate(self, request):
-        key = _presented_key(request)
+        key = presented_api_key(request)
         if not key:
             return None
         source = source_for_api_key(key)

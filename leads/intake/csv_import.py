@@ -7,18 +7,20 @@ number, field and reason. The file is streamed in chunks, so memory stays flat.
 import csv
 import io
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 from django.core.files.base import ContentFile, File
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from compliance.models import CaptureMethod
 from leads.intake.payload import CONSENT_FIELDS
-from leads.intake.service import DUPLICATE, REJECTED, leads_accept
+from leads.intake.service import DUPLICATE, REJECTED, leads_accept, leads_check, leads_store
 from leads.models import ImportRun, ImportStatus, LeadSource
 
 CHUNK_ROWS = 1000
+IMPORT = CaptureMethod.IMPORT
 LEAD_FIELDS = (
     "source_lead_id",
     "first_name",
@@ -184,37 +186,68 @@ def import_run(*, run: ImportRun, progress=None) -> ImportRun:
     errors = io.StringIO()
     error_writer = csv.writer(errors)
     error_writer.writerow(["line", "source_lead_id", "field", "reason"])
+
+    def record(chunk: list, results: list) -> None:
+        counts = {"accepted": 0, "duplicates": 0, "replays": 0, "rejected": 0}
+        for (line, payload), result in zip(chunk, results, strict=True):
+            if result.status == REJECTED:
+                counts["rejected"] += 1
+                for field, messages in result.errors.items():
+                    for message in messages:
+                        error_writer.writerow(
+                            [line, payload.get("source_lead_id", ""), field, message]
+                        )
+            elif result.replay:
+                counts["replays"] += 1
+            elif result.status == DUPLICATE:
+                counts["duplicates"] += 1
+            else:
+                counts["accepted"] += 1
+        ImportRun.objects.filter(pk=run.pk).update(
+            rows_done=F("rows_done") + len(chunk),
+            **{name: F(name) + count for name, count in counts.items()},
+        )
+        if progress:
+            progress(run.pk)
+
     try:
-        for chunk in _chunks(_rows(run), CHUNK_ROWS):
-            results = leads_accept(
-                source=run.source,
-                payloads=[payload for _, payload in chunk],
-                capture_method=CaptureMethod.IMPORT,
-            )
-            counts = {"accepted": 0, "duplicates": 0, "replays": 0, "rejected": 0}
-            for (line, payload), result in zip(chunk, results, strict=True):
-                if result.status == REJECTED:
-                    counts["rejected"] += 1
-                    for field, messages in result.errors.items():
-                        for message in messages:
-                            error_writer.writerow(
-                                [line, payload.get("source_lead_id", ""), field, message]
-                            )
-                elif result.replay:
-                    counts["replays"] += 1
-                elif result.status == DUPLICATE:
-                    counts["duplicates"] += 1
-                else:
-                    counts["accepted"] += 1
-            ImportRun.objects.filter(pk=run.pk).update(
-                rows_done=F("rows_done") + len(chunk),
-                **{name: F(name) + count for name, count in counts.items()},
-            )
-            if progress:
-                progress(run.pk)
+        _accept_chunks(run.source, _chunks(_rows(run), CHUNK_ROWS), record)
     except (csv.Error, UnicodeError) as error:
         return _import_finish(run, errors, ImportStatus.FAILED, f"Stopped: {error}")
     return _import_finish(run, errors, ImportStatus.FINISHED, "")
+
+
+def _accept_chunks(source: LeadSource, chunks: Iterator[list], record) -> None:
+    """Accept each chunk of (line, payload) rows; call record(chunk, results) in file order.
+
+    Checking rows is Python's work and storing them mostly waiting for PostgreSQL, so a
+    second thread stores each chunk while the next one is checked. It stores one chunk at a
+    time, in file order, on its own database connection.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        # A second connection could not see this one's uncommitted rows (or SQLite's writer
+        # would lock it out): store as we go.
+        for chunk in chunks:
+            payloads = [payload for _, payload in chunk]
+            record(chunk, leads_accept(source=source, payloads=payloads, capture_method=IMPORT))
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-store") as storer:
+        pending = None
+        try:
+            for chunk in chunks:
+                checked = leads_check(
+                    source=source,
+                    payloads=[payload for _, payload in chunk],
+                    capture_method=IMPORT,
+                )
+                if pending is not None:
+                    record(pending[0], pending[1].result())
+                pending = (chunk, storer.submit(leads_store, checked=checked))
+        finally:
+            # Stored chunks are recorded even when reading the file fails part way.
+            if pending is not None:
+                record(pending[0], pending[1].result())
+            storer.submit(connections.close_all).result()
 
 
 def _import_finish(run: ImportRun, errors: io.StringIO, status: str, message: str) -> ImportRun:

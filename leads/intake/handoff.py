@@ -6,10 +6,12 @@ none is pending; under load one task takes the ids of many requests, and when id
 lead still gets its task at once. Without Redis (the embedded default) tasks run in-process.
 """
 
+import os
 from functools import cache
 
 import redis
 from django.conf import settings
+from redis.commands.core import Script
 
 NEW_LEADS_KEY = "fastlane:new-leads"
 DRAIN_PENDING_KEY = "fastlane:drain-pending"
@@ -24,9 +26,34 @@ DRAIN_PENDING_MS = 5000
 DRAIN_CHUNK = 500
 
 
-@cache
+# Append the ids and say whether a drain must be scheduled: one command to send, one reply.
+QUEUE = """
+for first = 2, #ARGV, 500 do
+    redis.call('RPUSH', KEYS[1], unpack(ARGV, first, math.min(first + 499, #ARGV)))
+end
+if redis.call('SET', KEYS[2], 1, 'NX', 'PX', ARGV[1]) then return 1 end
+return 0
+"""
+
+
 def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5)
+    return _process_redis(url, os.getpid())
+
+
+@cache
+def _process_redis(url: str, pid: int) -> redis.Redis:
+    # One connection held by this process (a forked child makes its own): borrowing it from
+    # a pool for every command costs a third of the command.
+    return redis.Redis.from_url(url, socket_timeout=5, single_connection_client=True)
+
+
+def _queue_script(url: str) -> Script:
+    return _process_queue_script(url, os.getpid())
+
+
+@cache
+def _process_queue_script(url: str, pid: int) -> Script:
+    return _redis(url).register_script(QUEUE)
 
 
 def new_leads_hand_off(*, lead_ids: list[int]) -> None:
@@ -36,10 +63,9 @@ def new_leads_hand_off(*, lead_ids: list[int]) -> None:
     if not settings.REDIS_URL:
         process_new_leads.delay(lead_ids)
         return
-    pipe = _redis(settings.REDIS_URL).pipeline(transaction=False)
-    pipe.rpush(_key(NEW_LEADS_KEY), *lead_ids)
-    pipe.set(_key(DRAIN_PENDING_KEY), 1, nx=True, px=DRAIN_PENDING_MS)
-    _, drain_needed = pipe.execute()
+    drain_needed = _queue_script(settings.REDIS_URL)(
+        keys=[_key(NEW_LEADS_KEY), _key(DRAIN_PENDING_KEY)], args=[DRAIN_PENDING_MS, *lead_ids]
+    )
     if drain_needed:
         drain_new_leads.delay()
 

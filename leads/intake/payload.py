@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlparse
 
 from django.core.exceptions import ValidationError
@@ -58,6 +59,12 @@ JORNAYA_TOKEN = re.compile(
     r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
 )
 TRUSTEDFORM_HOSTS = {"cert.trustedform.com", "cert.trustedform-dev.com"}
+HTTP_URL = URLValidator(schemes=["http", "https"])
+# As long as ConsentRecord's columns: a longer URL is refused, not a failed insert.
+PAGE_URL_MAX_LENGTH = 2000
+TRUSTEDFORM_URL_MAX_LENGTH = 500
+# TextChoices.values builds a new list on every access: too slow for a per-lead check.
+CHANNELS = frozenset(Channel.values)
 TRUE_WORDS = {"1", "true", "yes", "y", "on"}
 FALSE_WORDS = {"0", "false", "no", "n", "off", ""}
 
@@ -86,7 +93,6 @@ class CleanLead:
     first_name: str = ""
     last_name: str = ""
     phone: str = ""
-    phone_number: object = None  # the validated number object, saved as is
     phone_type: str = "unknown"
     email: str = ""
     street: str = ""
@@ -178,16 +184,23 @@ def _captured_at(value, problems: Problems) -> datetime.datetime | None:
     return parsed
 
 
-def _url(value: str, name: str, problems: Problems) -> str:
+@lru_cache(maxsize=4096)  # a source's leads mostly come from a few landing pages
+def _is_http_url(value: str) -> bool:
+    try:
+        HTTP_URL(value)
+    except ValidationError:
+        return False
+    return True
+
+
+def _url(value: str, name: str, problems: Problems, *, max_length: int) -> str:
     if not value:
         return ""
-    try:
-        URLValidator(schemes=["http", "https"])(value)
-    except ValidationError:
+    if not _is_http_url(value):
         problems.add(name, f"Is not a valid http(s) URL: {value[:80]!r}.")
         return ""
-    if len(value) > 2000:
-        problems.add(name, "Must be at most 2000 characters.")
+    if len(value) > max_length:
+        problems.add(name, f"Must be at most {max_length} characters.")
         return ""
     return value
 
@@ -213,13 +226,18 @@ def _consent_clean(raw_consent, problems: Problems) -> CleanConsent | None:
     channels = [
         c.lower() for c in _string_list(raw_consent.get("channels"), "consent.channels", problems)
     ]
-    unknown = sorted(set(channels) - set(Channel.values))
+    unknown = sorted(set(channels) - CHANNELS)
     if unknown:
         problems.add(
             "consent.channels",
             f"Unknown channels {', '.join(unknown)}; use {', '.join(Channel.values)}.",
         )
-    trustedform = _url(text["trustedform_cert_url"], "consent.trustedform_cert_url", problems)
+    trustedform = _url(
+        text["trustedform_cert_url"],
+        "consent.trustedform_cert_url",
+        problems,
+        max_length=TRUSTEDFORM_URL_MAX_LENGTH,
+    )
     if trustedform and urlparse(trustedform).hostname not in TRUSTEDFORM_HOSTS:
         problems.add(
             "consent.trustedform_cert_url", "Must be a cert.trustedform.com certificate URL."
@@ -233,10 +251,12 @@ def _consent_clean(raw_consent, problems: Problems) -> CleanConsent | None:
         captured_at=_captured_at(raw_consent.get("captured_at"), problems),
         ip_address=ip or None,
         user_agent=text["user_agent"],
-        page_url=_url(text["page_url"], "consent.page_url", problems),
+        page_url=_url(
+            text["page_url"], "consent.page_url", problems, max_length=PAGE_URL_MAX_LENGTH
+        ),
         disclosure_text=text["disclosure_text"],
         seller_names=_string_list(raw_consent.get("sellers"), "consent.sellers", problems),
-        channels=[c for c in dict.fromkeys(channels) if c in Channel.values],
+        channels=[c for c in dict.fromkeys(channels) if c in CHANNELS],
         trustedform_cert_url=trustedform,
         jornaya_leadid=jornaya,
     )
@@ -316,7 +336,6 @@ def payload_clean(*, raw: Mapping, source: LeadSource) -> tuple[CleanLead | None
     lead.consent = _consent_clean(_consent_raw(raw), problems)
     if phone is not None:
         lead.phone = phone.e164
-        lead.phone_number = phone.number
         lead.phone_type = phone.number_type
         zones = lead_time_zones(zip5=lead.zip_code, state=lead.state, phone_result=phone)
         lead.time_zone = zones.primary_zone or ""

@@ -1,23 +1,24 @@
 """Accept leads from a source: the one path the API, the batch API and CSV imports share.
 
-A lead and its consent record are saved in one transaction; when this returns an accepted
-result, both are committed. Work after intake is enqueued on commit.
+A lead and its consent record are saved together, by one statement (leads.intake.storage);
+when this returns an accepted result, both are committed. Work after intake is enqueued on
+commit.
 """
 
 import datetime
-from collections import Counter
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import transaction
+from django.db.models import Case, F, When
 from django.utils import timezone
 
 from compliance.models import CaptureMethod, ConsentRecord
-from crm.ratelimit import recent_hits
 from leads.intake.payload import CleanLead, Problems, payload_clean
+from leads.intake.storage import StoredLead, leads_insert, leads_stored
 from leads.models import Lead, LeadSource, SourceDailyCount
-from leads.quality import QualityFlag
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
@@ -30,10 +31,6 @@ CONSENT_REQUIRED = "consent_required"
 INVALID = "invalid"
 CONFLICT = "conflict"
 
-REPEAT_WINDOW = datetime.timedelta(hours=1)
-REPEAT_PHONE_LIMIT = 3
-REPEAT_IP_LIMIT = 5
-INSERT_ATTEMPTS = 3
 RECEIVED = "Received from the source"
 
 
@@ -58,20 +55,6 @@ class IntakeResult:
         if self.status == REJECTED:
             return {"status": REJECTED, "errors": self.errors, "reasons": self.reasons}
         return {"id": self.lead_id, "status": self.status, "warnings": self.warnings}
-
-
-def _lead_warnings(lead: Lead) -> list[str]:
-    warnings = list(lead.quality_flags)
-    if lead.time_zone_mismatch:
-        warnings.append("time_zone_mismatch")
-    return warnings
-
-
-def _result_for(lead: Lead, *, replay: bool) -> IntakeResult:
-    status = DUPLICATE if lead.duplicate_of_id else ACCEPTED
-    return IntakeResult(
-        status=status, lead_id=lead.pk, warnings=_lead_warnings(lead), replay=replay
-    )
 
 
 def _rejected(problems: Mapping[str, list[str]], reasons: list[str]) -> IntakeResult:
@@ -103,173 +86,136 @@ def _source_filter_problems(lead: CleanLead, source: LeadSource) -> tuple[Proble
     return problems, reasons
 
 
-def _existing_leads(source: LeadSource, source_lead_ids: set[str]) -> dict[str, Lead]:
+@dataclass(frozen=True)
+class ExistingLead:
+    """What a replay answers with: the stored lead's id, duplicate mark and warnings."""
+
+    id: int
+    duplicate_of_id: int | None
+    warnings: list[str]
+
+
+def _existing_leads(source: LeadSource, source_lead_ids: set[str]) -> dict[str, ExistingLead]:
     if not source_lead_ids:
         return {}
-    leads = Lead.objects.filter(source=source, source_lead_id__in=source_lead_ids).only(
-        "id", "source_lead_id", "duplicate_of_id", "quality_flags", "time_zone_mismatch"
+    return {
+        source_lead_id: ExistingLead(id, duplicate_of_id, _warnings(flags, mismatch))
+        for source_lead_id, id, duplicate_of_id, flags, mismatch in leads_stored(
+            source=source, source_lead_ids=source_lead_ids
+        )
+    }
+
+
+def _warnings(quality_flags: list[str], time_zone_mismatch: bool) -> list[str]:
+    return [*quality_flags, "time_zone_mismatch"] if time_zone_mismatch else list(quality_flags)
+
+
+def _new_result(clean: CleanLead, stored: StoredLead) -> IntakeResult:
+    return IntakeResult(
+        status=DUPLICATE if stored.duplicate_of_id else ACCEPTED,
+        lead_id=stored.id,
+        warnings=_warnings(stored.quality_flags, clean.time_zone_mismatch),
     )
-    return {lead.source_lead_id: lead for lead in leads}
+
+
+def _replay_result(existing: ExistingLead) -> IntakeResult:
+    return IntakeResult(
+        status=DUPLICATE if existing.duplicate_of_id else ACCEPTED,
+        lead_id=existing.id,
+        warnings=existing.warnings,
+        replay=True,
+    )
+
+
+def _daily_places(source: LeadSource, wanted: int, day: datetime.date) -> int:
+    """Return how many of `wanted` leads fit under the source's daily cap today.
+
+    Locks the day's counter until the transaction ends: concurrent posts from this source
+    wait here, so the cap holds.
+    """
+    if source.daily_cap is None or wanted == 0:
+        return wanted
+    SourceDailyCount.objects.bulk_create(
+        [SourceDailyCount(source=source, day=day)], ignore_conflicts=True
+    )
+    counter = SourceDailyCount.objects.select_for_update().get(source=source, day=day)
+    return max(0, min(wanted, source.daily_cap - counter.accepted))
+
+
+def _daily_count_add(source: LeadSource, day: datetime.date, stored: int) -> None:
+    if source.daily_cap is not None and stored:
+        SourceDailyCount.objects.filter(source=source, day=day).update(
+            accepted=F("accepted") + stored
+        )
+
+
+def _mark_batch_repeats(
+    admitted: list[CleanLead], stored: dict[str, StoredLead], concurrent: dict[str, ExistingLead]
+) -> None:
+    """Mark each new lead that repeats the phone or email of an earlier lead in its batch.
+
+    The insert marks repeats of leads stored before it; a lead earlier in the same batch has
+    no id until the insert, so those are marked here, in the same transaction.
+    """
+    first_by_phone: dict[str, int] = {}
+    first_by_email: dict[str, int] = {}
+    repeats: dict[int, int] = {}
+    for clean in admitted:
+        lead = stored.get(clean.source_lead_id) or concurrent.get(clean.source_lead_id)
+        if lead is None:
+            continue
+        original = first_by_phone.get(clean.phone) or first_by_email.get(clean.email)
+        if clean.source_lead_id in stored and not lead.duplicate_of_id and original:
+            stored[clean.source_lead_id] = StoredLead(lead.id, original, lead.quality_flags)
+            repeats[lead.id] = original
+        first_by_phone.setdefault(clean.phone, lead.id)
+        if clean.email:
+            first_by_email.setdefault(clean.email, lead.id)
+    if repeats:
+        Lead.objects.filter(pk__in=repeats).update(
+            duplicate_of_id=Case(*(When(pk=id, then=original) for id, original in repeats.items()))
+        )
 
 
 @dataclass
-class EarlierLeads:
-    """The first lead received within the duplicate window, by phone and by email."""
+class Stored:
+    """What became of the leads handed to `_store`."""
 
-    first_by: dict[str, dict[str, int]] = field(default_factory=lambda: {"phone": {}, "email": {}})
-
-
-def _earlier_leads(leads: Sequence[CleanLead], *, since: datetime.datetime) -> EarlierLeads:
-    """Find the first lead received since `since` for each of these phones and emails.
-
-    Leads are stored in arrival order, so the lowest id is the first received. One query for
-    both: every API request asks this, and a second round trip costs more than the SQL.
-    """
-    earlier = EarlierLeads()
-    columns = {
-        "phone": sorted({lead.phone for lead in leads}),
-        "email": sorted({lead.email for lead in leads if lead.email}),
-    }
-    table, cutoff = Lead._meta.db_table, connection.ops.adapt_datetimefield_value(since)
-    selects, params = [], []
-    for column, values in columns.items():
-        if values:
-            placeholders = ", ".join(["%s"] * len(values))
-            selects.append(
-                f"SELECT '{column}', {column}, MIN(id) FROM {table} "
-                f"WHERE {column} IN ({placeholders}) AND received_at >= %s GROUP BY {column}"
-            )
-            params += [*values, cutoff]
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(selects), params)
-        for column, value, first_id in cursor.fetchall():
-            earlier.first_by[column][value] = first_id
-    return earlier
+    admitted: int  # how many fitted under the daily cap; the rest were not tried
+    new: dict[str, StoredLead]  # inserted now, by source lead id
+    concurrent: dict[str, ExistingLead]  # stored meanwhile by another request
 
 
-def _flag_repeats(cleans: list[CleanLead]) -> None:
-    """Flag phones and consent IPs submitted more than a few times in the last hour."""
-    phones = Counter(f"repeat-phone:{clean.phone}" for clean in cleans)
-    ips = Counter(
-        f"repeat-ip:{clean.consent.ip_address}"
-        for clean in cleans
-        if clean.consent and clean.consent.ip_address
-    )
-    window = int(REPEAT_WINDOW.total_seconds())
-    seen = recent_hits(counts=phones + ips, window_seconds=window)
-    for clean in cleans:
-        if seen[f"repeat-phone:{clean.phone}"] > REPEAT_PHONE_LIMIT:
-            clean.quality_flags.append(QualityFlag.REPEAT_PHONE)
-        ip = clean.consent.ip_address if clean.consent else None
-        if ip and seen[f"repeat-ip:{ip}"] > REPEAT_IP_LIMIT:
-            clean.quality_flags.append(QualityFlag.REPEAT_IP)
-
-
-def _daily_allowance(source: LeadSource, wanted: int, now: datetime.datetime) -> int:
-    """Take up to `wanted` places under the source's daily cap; return how many were taken."""
-    if source.daily_cap is None or wanted == 0:
-        return wanted
-    counter, _ = SourceDailyCount.objects.get_or_create(source=source, day=now.date())
-    # Lock the day's counter: concurrent posts from this source wait here, so the cap holds.
-    counter = SourceDailyCount.objects.select_for_update().get(pk=counter.pk)
-    taken = max(0, min(wanted, source.daily_cap - counter.accepted))
-    if taken:
-        counter.accepted += taken
-        counter.save(update_fields=["accepted"])
-    return taken
-
-
-def _lead_from(clean: CleanLead, source: LeadSource, received_at) -> Lead:
-    return Lead(
-        source=source,
-        source_lead_id=clean.source_lead_id,
-        received_at=received_at,
-        first_name=clean.first_name,
-        last_name=clean.last_name,
-        phone=clean.phone_number or clean.phone,
-        phone_type=clean.phone_type,
-        email=clean.email,
-        street=clean.street,
-        city=clean.city,
-        state=clean.state,
-        zip_code=clean.zip_code,
-        time_zone=clean.time_zone,
-        area_code_time_zones=clean.area_code_time_zones,
-        time_zone_mismatch=clean.time_zone_mismatch,
-        product=clean.product,
-        extra=clean.extra,
-        cost=source.price_per_lead,
-        is_exclusive=clean.is_exclusive,
-        quality_flags=clean.quality_flags,
-    )
-
-
-def _consent_from(clean: CleanLead, lead: Lead, capture_method: str) -> ConsentRecord | None:
-    consent = clean.consent
-    if consent is None:
-        return None
-    return ConsentRecord(
-        lead=lead,
-        channels=consent.channels,
-        seller_names=consent.seller_names,
-        disclosure_text=consent.disclosure_text,
-        captured_at=consent.captured_at,
-        ip_address=consent.ip_address,
-        user_agent=consent.user_agent,
-        page_url=consent.page_url,
-        trustedform_cert_url=consent.trustedform_cert_url,
-        jornaya_leadid=consent.jornaya_leadid,
-        capture_method=capture_method,
-    )
-
-
-def _mark_duplicates(new_leads: list[Lead], earlier: EarlierLeads) -> list[tuple[Lead, Lead]]:
-    """Point each new lead at the earlier lead it repeats; return (repeat, original) pairs
-    for repeats of a lead earlier in this batch, which can be marked only once it has an id.
-    """
-    first_by_phone, first_by_email = earlier.first_by["phone"], earlier.first_by["email"]
-    batch_by_phone: dict[str, Lead] = {}
-    batch_by_email: dict[str, Lead] = {}
-    in_batch = []
-    for lead in new_leads:
-        phone = str(lead.phone)
-        lead.duplicate_of_id = first_by_phone.get(phone) or first_by_email.get(lead.email)
-        original = batch_by_phone.get(phone) or batch_by_email.get(lead.email)
-        if lead.duplicate_of_id is None and original is not None:
-            in_batch.append((lead, original))
-        batch_by_phone.setdefault(phone, lead)
-        if lead.email:
-            batch_by_email.setdefault(lead.email, lead)
-    return in_batch
-
-
-def _insert(source: LeadSource, cleans: list[CleanLead], now, capture_method) -> list[Lead]:
-    """Save the leads and their consent in one transaction; raise IntegrityError on a race."""
+def _store(source: LeadSource, cleans: list[CleanLead], now, capture_method) -> Stored:
+    """Save the leads and their consent; when this returns, they are committed."""
     window = datetime.timedelta(days=settings.LEAD_DUPLICATE_WINDOW_DAYS)
-    with transaction.atomic():
-        taken = _daily_allowance(source, len(cleans), now)
-        admitted = cleans[:taken]
+    # One lead from a source without a cap is one statement, atomic by itself; anything
+    # more (the daily counter, marking repeats within a batch) is one transaction.
+    single = len(cleans) == 1 and source.daily_cap is None
+    with nullcontext() if single else transaction.atomic():
+        admitted = cleans[: _daily_places(source, len(cleans), now.date())]
         if not admitted:
-            return []
-        earlier = _earlier_leads(admitted, since=now - window)
-        _flag_repeats(admitted)
-        leads = [_lead_from(clean, source, now) for clean in admitted]
-        repeats_in_batch = _mark_duplicates(leads, earlier)
-        Lead.objects.bulk_create(leads)
-        for lead, original in repeats_in_batch:
-            lead.duplicate_of_id = original.pk
-        if repeats_in_batch:
-            Lead.objects.bulk_update([lead for lead, _ in repeats_in_batch], ["duplicate_of"])
-        consents = [
-            consent
-            for clean, lead in zip(admitted, leads, strict=True)
-            if (consent := _consent_from(clean, lead, capture_method))
-        ]
-        ConsentRecord.objects.bulk_create(consents)
-        # Their first history rows are written by the fast lane (`intake_history_record`).
-        # Robust: a failed enqueue is logged, never turned into an error for a saved lead.
-        transaction.on_commit(lambda: _after_intake([lead.pk for lead in leads]), robust=True)
-    return leads
+            return Stored(0, {}, {})
+        new = leads_insert(
+            source=source,
+            leads=admitted,
+            received_at=now,
+            duplicates_since=now - window,
+            capture_method=capture_method,
+        )
+        _daily_count_add(source, now.date(), len(new))
+        # Skipped by the insert: saved by a concurrent request, which the insert waited for.
+        concurrent = _existing_leads(
+            source, {clean.source_lead_id for clean in admitted} - set(new)
+        )
+        if len(admitted) > 1:
+            _mark_batch_repeats(admitted, new, concurrent)
+        if new:
+            # Their first history rows are written by the fast lane (`intake_history_record`).
+            # Robust: a failed enqueue is logged, never turned into an error for a saved lead.
+            lead_ids = [lead.id for lead in new.values()]
+            transaction.on_commit(lambda: _after_intake(lead_ids), robust=True)
+    return Stored(len(admitted), new, concurrent)
 
 
 def _after_intake(lead_ids: list[int]) -> None:
@@ -285,71 +231,88 @@ def leads_accept(
     capture_method: str = CaptureMethod.API,
 ) -> list[IntakeResult]:
     """Accept a batch of payloads from one source; return one result per payload, in order."""
+    checked = leads_check(source=source, payloads=payloads, capture_method=capture_method)
+    return leads_store(checked=checked)
+
+
+@dataclass
+class CheckedLeads:
+    """Payloads validated by `leads_check`, waiting for `leads_store`."""
+
+    source: LeadSource
+    payloads: Sequence[Mapping]
+    capture_method: str
+    received_at: datetime.datetime
+    results: list[IntakeResult | None]  # filled in for every payload that is not new
+    fresh: list[tuple[int, CleanLead]]  # (index, clean lead) of each new lead
+    looked_first: bool
+
+
+def leads_check(
+    *, source: LeadSource, payloads: Sequence[Mapping], capture_method: str = CaptureMethod.API
+) -> CheckedLeads:
+    """Validate payloads and answer replays; storing the new leads is `leads_store`'s part.
+
+    Apart so an import can check its next rows while the last ones are stored.
+    """
+    received_at = timezone.now()
     results: list[IntakeResult | None] = [None] * len(payloads)
-    for attempt in range(INSERT_ATTEMPTS):
-        # A single new lead is the common case: insert it and let the unique constraint catch
-        # a replay, instead of asking first. Batches, and any retry, ask first.
-        look_first = attempt > 0 or len(payloads) > 1
-        if _accept_pending(source, payloads, results, capture_method, look_first) is None:
-            break
-    # Only a storm of concurrent posts of the same ids gets here; nothing was saved for these.
-    conflict = {"lead": [f"{CONFLICT}: saved concurrently by another request; send it again."]}
-    return [result or _rejected(conflict, [CONFLICT]) for result in results]
-
-
-def _accept_pending(source, payloads, results, capture_method, look_first) -> list | None:
-    """Fill in results; return None when done, or the indexes lost to a concurrent insert."""
-    now = timezone.now()
+    # A single new lead is the common case: insert it, and let the insert tell a replay,
+    # instead of asking first. A batch asks first, so replays take no place under the cap.
+    look_first = len(payloads) > 1
     ids = {_raw_id(raw) for raw in payloads} - {""}
     existing = _existing_leads(source, ids) if look_first else {}
     fresh: list[tuple[int, CleanLead]] = []
-    seen_in_batch: dict[str, int] = {}
+    seen_in_batch: set[str] = set()
     for index, raw in enumerate(payloads):
-        if results[index] is not None:
+        if _raw_id(raw) in existing:
+            results[index] = _replay_result(existing[_raw_id(raw)])
             continue
         clean, problems = payload_clean(raw=raw, source=source)
-        source_lead_id = clean.source_lead_id if clean else _raw_id(raw)
-        if source_lead_id in existing:
-            results[index] = _result_for(existing[source_lead_id], replay=True)
-            continue
         if clean is None:
             results[index] = _rejected(problems, [INVALID])
             continue
         filter_problems, reasons = _source_filter_problems(clean, source)
         if filter_problems:
             results[index] = _rejected(filter_problems, reasons)
-        elif clean.source_lead_id in seen_in_batch:
-            seen_in_batch[clean.source_lead_id] = index  # replay of an item above: filled below
-        else:
-            seen_in_batch[clean.source_lead_id] = index
+        elif clean.source_lead_id not in seen_in_batch:  # a repeat is filled in below
+            seen_in_batch.add(clean.source_lead_id)
             fresh.append((index, clean))
-    try:
-        leads = _insert(source, [clean for _, clean in fresh], now, capture_method)
-    except IntegrityError:
-        # Another request saved one of these source lead ids first: look again.
-        return [index for index, _ in fresh]
-    for (index, _), lead in zip(fresh, leads, strict=False):
-        results[index] = _result_for(lead, replay=False)
-    for index, _ in fresh[len(leads) :]:
-        results[index] = _rejected(
-            {
-                "lead": [
-                    f"{OVER_DAILY_CAP}: this source's daily cap of {source.daily_cap} is reached."
-                ]
-            },
-            [OVER_DAILY_CAP],
-        )
-    _fill_in_batch_replays(payloads, results, fresh, leads)
-    if not look_first:
-        _fill_in_rejected_replays(source, payloads, results)
-    return None
+    return CheckedLeads(source, payloads, capture_method, received_at, results, fresh, look_first)
+
+
+def leads_store(*, checked: CheckedLeads) -> list[IntakeResult]:
+    """Store the new leads of checked payloads; return one result per payload, in order."""
+    source, fresh, results = checked.source, checked.fresh, checked.results
+    stored = _store(
+        source, [clean for _, clean in fresh], checked.received_at, checked.capture_method
+    )
+    for position, (index, clean) in enumerate(fresh):
+        results[index] = _fresh_result(clean, position, stored, source)
+    _fill_in_batch_replays(checked.payloads, results, fresh)
+    if not checked.looked_first:
+        _fill_in_rejected_replays(source, checked.payloads, results)
+    return results
+
+
+def _fresh_result(clean: CleanLead, position: int, stored: Stored, source) -> IntakeResult:
+    if position >= stored.admitted:
+        message = f"{OVER_DAILY_CAP}: this source's daily cap of {source.daily_cap} is reached."
+        return _rejected({"lead": [message]}, [OVER_DAILY_CAP])
+    if clean.source_lead_id in stored.new:
+        return _new_result(clean, stored.new[clean.source_lead_id])
+    if clean.source_lead_id in stored.concurrent:
+        return _replay_result(stored.concurrent[clean.source_lead_id])
+    # Neither inserted nor found: it was stored and removed in the meantime.
+    conflict = {"lead": [f"{CONFLICT}: saved concurrently by another request; send it again."]}
+    return _rejected(conflict, [CONFLICT])
 
 
 def _raw_id(raw) -> str:
     return str(raw.get("source_lead_id", "")).strip() if isinstance(raw, Mapping) else ""
 
 
-def _fill_in_batch_replays(payloads, results, fresh, leads) -> None:
+def _fill_in_batch_replays(payloads, results, fresh) -> None:
     by_id = {clean.source_lead_id: results[index] for index, clean in fresh}
     for index, raw in enumerate(payloads):
         if results[index] is None:
@@ -369,7 +332,7 @@ def _fill_in_rejected_replays(source, payloads, results) -> None:
     """Answer a replay of a stored lead as a replay, even if this copy would be rejected."""
     rejected = {_raw_id(payloads[i]): i for i, r in enumerate(results) if r.status == REJECTED}
     for source_lead_id, lead in _existing_leads(source, set(rejected) - {""}).items():
-        results[rejected[source_lead_id]] = _result_for(lead, replay=True)
+        results[rejected[source_lead_id]] = _replay_result(lead)
 
 
 def intake_history_record(*, lead_ids: Sequence[int]) -> None:
