@@ -224,7 +224,7 @@ RQ_QUEUES = {
 }
 RQ_SHOW_ADMIN_LINK = bool(REDIS_URL)
 # Enqueue when the surrounding transaction commits, so a job never sees uncommitted rows.
-RQ = {"COMMIT_MODE": "on_db_commit"}
+RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "crm.queues.LeadlineWorker"}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
