@@ -6,23 +6,24 @@ queries per chunk. Both gather the facts first (`GateFacts`) and then apply the 
 """
 
 import datetime
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
 from django.utils import timezone
+from phonenumber_field.phonenumber import PhoneNumber
 
-from compliance.hours import hours_check
+from compliance.hours import HoursCheck, hours_check
 from compliance.models import (
     CaptureMethod,
     ConsentRecord,
     ContactDecision,
-    DncList,
     DncListKind,
     DncListStatus,
-    DncNumber,
     Purpose,
     Suppression,
 )
@@ -41,6 +42,9 @@ REGISTRY_MAX_AGE = datetime.timedelta(days=31)
 EBR_AFTER_PURCHASE = datetime.timedelta(days=548)
 EBR_AFTER_INQUIRY = datetime.timedelta(days=91)
 CHUNK = 1000
+# Choices' .values builds a new list on every access.
+CHANNELS = frozenset(Channel.values)
+STATES = frozenset(USState.values)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,20 @@ class Registry:
         return self.list_date is not None and at.date() - self.list_date <= REGISTRY_MAX_AGE
 
 
+def _phone_text(phone: PhoneNumber | str | None) -> str:
+    """Return `str(phone)`, or "" for no number, without re-validating a stored number.
+
+    str() checks a PhoneNumber against the numbering plan on every call, which costs more than
+    the rest of a decision. A number whose raw input is its own E.164 form, as every stored
+    one is, prints as that form whether it is valid or not, so the check can be skipped.
+    """
+    if isinstance(phone, PhoneNumber):
+        e164 = phone.as_e164
+        if e164 == phone.raw_input:
+            return e164
+    return str(phone) if phone else ""
+
+
 def candidate_places(lead: Lead) -> tuple[set[str], set[str]]:
     """Return every zone and state the lead may be in: ZIP, stated address and area code."""
     zones = {zone for zone in [lead.time_zone, *lead.area_code_time_zones] if zone}
@@ -89,8 +107,8 @@ def candidate_places(lead: Lead) -> tuple[set[str], set[str]]:
         states.add(location.state)
     if lead.state and (location is None or location.state != lead.state):
         zones.update(place_tables().state_zones.get(lead.state, ()))
-    if lead.phone:
-        area_zones, area_states = area_code_places(str(lead.phone)[2:5])
+    if phone := _phone_text(lead.phone):
+        area_zones, area_states = area_code_places(phone[2:5])
         zones.update(area_zones)
         states.update(area_states)  # a Florida area code counts as Florida
     return zones, states
@@ -132,18 +150,73 @@ def decide_many(
     return decisions
 
 
+@cache  # the caps' windows are rules in code; only the default cap's limit is a setting
 def _longest_cap_window() -> datetime.timedelta:
-    return max(cap.window for cap in attempt_caps_for({state.value for state in USState}))
+    return max(cap.window for cap in attempt_caps_for(STATES))
+
+
+# The reads behind every decision, as SQL on one cursor: through the ORM, building a query and
+# its rows cost more than running it, and each phone number passed in was validated again.
+# Suppressions and consents get only the fields the rules read; the others stay deferred.
+NEWEST_REGISTRY_SQL = """
+    SELECT list_date FROM compliance_dnclist WHERE kind = %s AND status = %s
+    ORDER BY list_date DESC LIMIT 1
+"""
+SUPPRESSION_FIELDS = ["id", "phone", "email", "origin", "received_at"]
+SUPPRESSIONS_SQL = """
+    SELECT id, phone, email, origin, received_at FROM compliance_suppression
+    WHERE {phone_in} OR {email_in} ORDER BY received_at DESC
+"""
+CONSENT_FIELDS = [
+    "id", "lead_id", "channels", "seller_names", "disclosure_text", "captured_at",
+    "capture_method", "revoked_at",
+]  # fmt: skip
+CONSENTS_SQL = """
+    SELECT id, lead_id, channels, seller_names, disclosure_text, captured_at, capture_method,
+        revoked_at
+    FROM compliance_consentrecord WHERE {lead_in}
+"""
+LISTED_SQL = """
+    SELECT dnc_number.phone, dnc_list.kind, dnc_list.state
+    FROM compliance_dncnumber dnc_number
+    JOIN compliance_dnclist dnc_list ON dnc_list.id = dnc_number.dnc_list_id
+    WHERE {phone_in} AND dnc_list.status = %s
+"""
+# Sales of any age (the business relationship), and every attempt since the cap windows open.
+OUTBOUND_SQL = """
+    SELECT lead.phone, attempt.started_at, attempt.channel, lead.product, attempt.disposition
+    FROM leads_contactattempt attempt JOIN leads_lead lead ON lead.id = attempt.lead_id
+    WHERE {phone_in} AND attempt.direction = %s
+        AND (attempt.started_at > %s OR attempt.disposition = %s)
+"""
+
+
+def _in_list(column: str, values: Sequence) -> tuple[str, list]:
+    """Return SQL that tests whether `column` is one of `values`, and its parameters.
+
+    PostgreSQL takes many values as one array: building a query with a parameter per value
+    costs the client more than running it (and an array, more than one plain value). An empty
+    IN list, written NULL, matches nothing.
+    """
+    if len(values) == 1:
+        return f"{column} = %s", list(values)
+    if connection.vendor == "postgresql":
+        return f"{column} = ANY(%s)", [list(values)]
+    return f"{column} IN ({', '.join(['%s'] * len(values)) or 'NULL'})", list(values)
+
+
+def _instant_read(moment: datetime.datetime | None) -> datetime.datetime | None:
+    """Return an instant read with SQL as the ORM would: aware (SQLite stores it without zone)."""
+    if moment is None or timezone.is_aware(moment):
+        return moment
+    return timezone.make_aware(moment, connection.timezone)
 
 
 def _registry() -> Registry:
-    newest = (
-        DncList.objects.filter(kind=DncListKind.NATIONAL, status=DncListStatus.READY)
-        .order_by("-list_date")
-        .values_list("list_date", flat=True)
-        .first()
-    )
-    return Registry(list_date=newest)
+    with connection.cursor() as cursor:
+        cursor.execute(NEWEST_REGISTRY_SQL, [DncListKind.NATIONAL, DncListStatus.READY])
+        newest = cursor.fetchone()
+    return Registry(list_date=newest[0] if newest else None)
 
 
 def _facts_for(leads: Sequence[Lead], *, since: datetime.datetime) -> dict[int, GateFacts]:
@@ -153,47 +226,82 @@ def _facts_for(leads: Sequence[Lead], *, since: datetime.datetime) -> dict[int, 
     the next allowed instant, attempts already logged for later times count there too.
     """
     facts = {lead.pk: GateFacts(lead, *candidate_places(lead)) for lead in leads}
-    phones = {str(lead.phone) for lead in leads if lead.phone}
-    emails = {lead.email for lead in leads if lead.email}
     by_phone, by_email = defaultdict(list), defaultdict(list)
-    for lead in (fact.lead for fact in facts.values()):  # each lead once, however often asked
-        if lead.phone:
-            by_phone[str(lead.phone)].append(facts[lead.pk])
-        if lead.email:
-            by_email[lead.email].append(facts[lead.pk])
+    for fact in facts.values():  # each lead once, however often asked
+        if phone := _phone_text(fact.lead.phone):
+            by_phone[phone].append(fact)
+        if fact.lead.email:
+            by_email[fact.lead.email].append(fact)
+    with connection.cursor() as cursor:
+        _add_suppressions(cursor, by_phone, by_email)
+        _add_consents(cursor, facts)
+        _add_dnc_lists(cursor, by_phone)
+        _add_outbound_attempts(cursor, by_phone, since)
+    return facts
 
-    suppressions = Suppression.objects.filter(Q(phone__in=phones) | Q(email__in=emails))
-    for suppression in suppressions.only("phone", "email", "origin", "received_at"):
-        targets = by_phone.get(str(suppression.phone), []) if suppression.phone else []
-        targets += by_email.get(suppression.email, []) if suppression.email else []
+
+def _add_suppressions(
+    cursor, by_phone: dict[str, list[GateFacts]], by_email: dict[str, list[GateFacts]]
+) -> None:
+    phone_in, phones = _in_list("phone", by_phone)
+    email_in, emails = _in_list("email", by_email)
+    cursor.execute(
+        SUPPRESSIONS_SQL.format(phone_in=phone_in, email_in=email_in), [*phones, *emails]
+    )
+    for pk, phone, email, origin, received_at in cursor.fetchall():
+        suppression = Suppression.from_db(
+            connection.alias,
+            SUPPRESSION_FIELDS,
+            [pk, phone, email, origin, _instant_read(received_at)],
+        )
+        # A new list: adding to the one in by_phone would hand these leads that number's
+        # Do Not Call entries and attempts too.
+        targets = [
+            *(by_phone.get(_phone_text(suppression.phone), []) if suppression.phone else []),
+            *(by_email.get(suppression.email, []) if suppression.email else []),
+        ]
         for target in targets:
             target.suppressions.append(suppression)
 
-    for consent in ConsentRecord.objects.filter(lead__in=facts).order_by():
-        facts[consent.lead_id].consents.append(consent)
 
-    listed = DncNumber.objects.filter(phone__in=phones, dnc_list__status=DncListStatus.READY)
-    for phone, kind, state in listed.values_list("phone", "dnc_list__kind", "dnc_list__state"):
+def _add_consents(cursor, facts: dict[int, GateFacts]) -> None:
+    lead_in, lead_ids = _in_list("lead_id", facts)
+    cursor.execute(CONSENTS_SQL.format(lead_in=lead_in), lead_ids)
+    for pk, lead_id, channels, sellers, text, captured_at, method, revoked_at in cursor.fetchall():
+        # JSON arrives as text from either database, as the ORM's JSONField expects.
+        values = [pk, lead_id, json.loads(channels), json.loads(sellers), text]
+        values += [_instant_read(captured_at), method, _instant_read(revoked_at)]
+        facts[lead_id].consents.append(
+            ConsentRecord.from_db(connection.alias, CONSENT_FIELDS, values)
+        )
+
+
+def _add_dnc_lists(cursor, by_phone: dict[str, list[GateFacts]]) -> None:
+    phone_in, phones = _in_list("dnc_number.phone", by_phone)
+    cursor.execute(LISTED_SQL.format(phone_in=phone_in), [*phones, DncListStatus.READY])
+    for phone, kind, state in cursor.fetchall():
         for target in by_phone.get(phone, []):
             target.dnc_lists.append((kind, state))
 
-    outbound = ContactAttempt.objects.filter(
-        lead__phone__in=phones, direction=Direction.OUTBOUND
-    ).order_by()
-    purchases = outbound.filter(disposition=Disposition.SALE).values_list(
-        "lead__phone", "started_at"
+
+def _add_outbound_attempts(
+    cursor, by_phone: dict[str, list[GateFacts]], since: datetime.datetime
+) -> None:
+    phone_in, phones = _in_list("lead.phone", by_phone)
+    adapted_since = connection.ops.adapt_datetimefield_value(since)
+    cursor.execute(
+        OUTBOUND_SQL.format(phone_in=phone_in),
+        [*phones, Direction.OUTBOUND, adapted_since, Disposition.SALE],
     )
-    for phone, started_at in purchases:
+    for phone, started_at, channel, product, disposition in cursor.fetchall():
+        started_at = _instant_read(started_at)
         for target in by_phone.get(phone, []):
-            if target.last_purchase_at is None or started_at > target.last_purchase_at:
+            if disposition == Disposition.SALE and (
+                target.last_purchase_at is None or started_at > target.last_purchase_at
+            ):
                 target.last_purchase_at = started_at
-    recent = outbound.filter(started_at__gt=since).values_list(
-        "lead__phone", "started_at", "channel", "lead__product"
-    )
-    for phone, started_at, channel, product in recent:
-        for target in by_phone.get(phone, []):
-            target.attempts.append((started_at, channel, product))
-    return facts
+            if started_at > since:
+                target.attempts.append((started_at, channel, product))
 
 
 def _evaluate(
@@ -205,7 +313,7 @@ def _evaluate(
     registry: Registry,
 ) -> Decision:
     """Apply every rule to the facts; say why not and when, if not now."""
-    if channel not in Channel.values:
+    if channel not in CHANNELS:
         raise ValueError(f"Unknown channel {channel!r}.")
     lead = facts.lead
     missing = _missing_address(lead, channel)
@@ -240,7 +348,7 @@ def _evaluate(
 def _missing_address(lead: Lead, channel: str) -> Reason | None:
     if channel == Channel.EMAIL and not lead.email:
         return Reason(ReasonCode.NO_EMAIL, "This lead has no email address.")
-    if channel != Channel.EMAIL and not lead.phone:
+    if channel != Channel.EMAIL and not _phone_text(lead.phone):
         return Reason(ReasonCode.NO_PHONE, "This lead has no phone number.")
     return None
 
@@ -380,9 +488,12 @@ def _timing(
     """Check calling hours and attempt caps; find the first instant both allow."""
     caps = [cap for cap in attempt_caps_for(facts.states) if channel in cap.channels]
     reasons: list[Reason] = []
-    moment = at
+    moment, hours_open_at = at, None
     for _ in range(20):  # each step moves past one blocking window; a few always suffice
-        hours = hours_check(zones=facts.zones, states=facts.states, at=moment, channel=channel)
+        if moment == hours_open_at:  # hours_check named it: checking it again must pass
+            hours = HoursCheck(allowed=True, reasons=[], next_allowed_at=None)
+        else:
+            hours = hours_check(zones=facts.zones, states=facts.states, at=moment, channel=channel)
         capped = [(cap, until) for cap in caps if (until := _cap_until(facts, cap, moment))]
         if moment == at:
             reasons = hours.reasons + [_cap_reason(cap, until) for cap, until in capped]
@@ -393,6 +504,7 @@ def _timing(
             if hours.next_allowed_at is None:
                 return reasons, None
             later.append(hours.next_allowed_at)
+            hours_open_at = hours.next_allowed_at
         moment = max(later)
     return reasons, None
 
