@@ -10,7 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 
 from django.conf import settings
 from django.db import connection
@@ -58,6 +58,20 @@ class Decision:
         return [reason.code for reason in self.reasons]
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentFacts:
+    """What the rules read of a consent record, without building the model."""
+
+    pk: int
+    lead_id: int
+    channels: tuple[str, ...]
+    seller_names: tuple[str, ...]
+    disclosure_text: str
+    captured_at: datetime.datetime | None
+    capture_method: str
+    revoked_at: datetime.datetime | None
+
+
 @dataclass
 class GateFacts:
     """Everything the rules need to know about one lead, read in advance."""
@@ -66,7 +80,7 @@ class GateFacts:
     zones: set[str]
     states: set[str]
     suppressions: list[Suppression] = field(default_factory=list)
-    consents: list[ConsentRecord] = field(default_factory=list)
+    consents: list[ConsentRecord | ConsentFacts] = field(default_factory=list)
     dnc_lists: list[tuple[str, str]] = field(default_factory=list)  # (kind, state)
     last_purchase_at: datetime.datetime | None = None
     # (started_at, channel, product) of outbound marketing attempts to this phone.
@@ -91,27 +105,47 @@ def _phone_text(phone: PhoneNumber | str | None) -> str:
     one is, prints as that form whether it is valid or not, so the check can be skipped.
     """
     if isinstance(phone, PhoneNumber):
-        e164 = phone.as_e164
-        if e164 == phone.raw_input:
-            return e164
+        raw = phone.raw_input
+        if raw and raw[0] == "+" and raw[1:].isdigit():
+            return raw
     return str(phone) if phone else ""
 
 
 def candidate_places(lead: Lead) -> tuple[set[str], set[str]]:
     """Return every zone and state the lead may be in: ZIP, stated address and area code."""
-    zones = {zone for zone in [lead.time_zone, *lead.area_code_time_zones] if zone}
-    states = {lead.state} if lead.state else set()
-    location = zip_location(lead.zip_code) if lead.zip_code else None
+    phone = _phone_text(lead.phone)
+    zones, states = _places(
+        lead.time_zone,
+        tuple(lead.area_code_time_zones or ()),
+        lead.zip_code,
+        lead.state,
+        phone[2:5] if phone else "",
+    )
+    return set(zones), set(states)
+
+
+@lru_cache(maxsize=8192)  # leads share ZIPs, states and area codes
+def _places(
+    time_zone: str, area_code_zones: tuple[str, ...], zip_code: str, state: str, area_code: str
+) -> tuple[frozenset[str], frozenset[str]]:
+    zones = {zone for zone in [time_zone, *area_code_zones] if zone}
+    states = {state} if state else set()
+    location = zip_location(zip_code) if zip_code else None
     if location:
         zones.add(location.time_zone)
         states.add(location.state)
-    if lead.state and (location is None or location.state != lead.state):
-        zones.update(place_tables().state_zones.get(lead.state, ()))
-    if phone := _phone_text(lead.phone):
-        area_zones, area_states = area_code_places(phone[2:5])
+    if state and (location is None or location.state != state):
+        zones.update(place_tables().state_zones.get(state, ()))
+    if area_code:
+        area_zones, area_states = area_code_places(area_code)
         zones.update(area_zones)
         states.update(area_states)  # a Florida area code counts as Florida
-    return zones, states
+    return frozenset(zones), frozenset(states)
+
+
+@lru_cache(maxsize=4096)  # consents repeat the same channel and seller lists
+def _json_list(text: str) -> tuple:
+    return tuple(json.loads(text))
 
 
 def decide(
@@ -123,8 +157,8 @@ def decide(
     automated: bool = True,
 ) -> Decision:
     """Decide whether this lead may be contacted on this channel at this instant."""
-    facts = _facts_for([lead], since=at - _longest_cap_window())[lead.pk]
-    return _evaluate(facts, channel, at, purpose, automated, _registry())
+    facts, registry = _facts_for([lead], since=at - _longest_cap_window(), with_registry=True)
+    return _evaluate(facts[lead.pk], channel, at, purpose, automated, registry)
 
 
 def decide_many(
@@ -139,10 +173,8 @@ def decide_many(
     decisions: list[Decision] = []
     for start in range(0, len(requests), CHUNK):
         chunk = requests[start : start + CHUNK]
-        instants = [at for _, _, at in chunk]
-        facts = _facts_for(
-            [lead for lead, _, _ in chunk], since=min(instants) - _longest_cap_window()
-        )
+        since = min(at for _, _, at in chunk) - _longest_cap_window()
+        facts, _ = _facts_for([lead for lead, _, _ in chunk], since=since)
         decisions.extend(
             _evaluate(facts[lead.pk], channel, at, purpose, automated, registry)
             for lead, channel, at in chunk
@@ -167,10 +199,6 @@ SUPPRESSIONS_SQL = """
     SELECT id, phone, email, origin, received_at FROM compliance_suppression
     WHERE {phone_in} OR {email_in} ORDER BY received_at DESC
 """
-CONSENT_FIELDS = [
-    "id", "lead_id", "channels", "seller_names", "disclosure_text", "captured_at",
-    "capture_method", "revoked_at",
-]  # fmt: skip
 CONSENTS_SQL = """
     SELECT id, lead_id, channels, seller_names, disclosure_text, captured_at, capture_method,
         revoked_at
@@ -207,23 +235,49 @@ def _in_list(column: str, values: Sequence) -> tuple[str, list]:
 
 def _instant_read(moment: datetime.datetime | None) -> datetime.datetime | None:
     """Return an instant read with SQL as the ORM would: aware (SQLite stores it without zone)."""
-    if moment is None or timezone.is_aware(moment):
+    if moment is None or moment.tzinfo is not None:  # PostgreSQL's are aware already
         return moment
     return timezone.make_aware(moment, connection.timezone)
 
 
+REGISTRY_QUERY = (NEWEST_REGISTRY_SQL, [DncListKind.NATIONAL, DncListStatus.READY])
+
+
 def _registry() -> Registry:
-    with connection.cursor() as cursor:
-        cursor.execute(NEWEST_REGISTRY_SQL, [DncListKind.NATIONAL, DncListStatus.READY])
-        newest = cursor.fetchone()
-    return Registry(list_date=newest[0] if newest else None)
+    [rows] = _rows_of([REGISTRY_QUERY])
+    return _registry_from(rows)
 
 
-def _facts_for(leads: Sequence[Lead], *, since: datetime.datetime) -> dict[int, GateFacts]:
-    """Read the facts for these leads in one query per kind of fact.
+def _registry_from(rows: list[tuple]) -> Registry:
+    return Registry(list_date=rows[0][0] if rows else None)
+
+
+def _rows_of(queries: list[tuple[str, list]]) -> list[list[tuple]]:
+    """Run the queries and return each one's rows; on PostgreSQL, in one round trip."""
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            results = []
+            for sql, params in queries:
+                cursor.execute(sql, params)
+                results.append(cursor.fetchall())
+            return results
+    connection.ensure_connection()
+    psycopg_connection = connection.connection
+    with psycopg_connection.pipeline():
+        cursors = [psycopg_connection.cursor() for _ in queries]
+        for cursor, (sql, params) in zip(cursors, queries, strict=True):
+            cursor.execute(sql, params)
+    return [cursor.fetchall() for cursor in cursors]
+
+
+def _facts_for(
+    leads: Sequence[Lead], *, since: datetime.datetime, with_registry: bool = False
+) -> tuple[dict[int, GateFacts], Registry | None]:
+    """Read the facts for these leads in one query per kind of fact, sent together.
 
     Attempts are read from `since` on with no upper bound: when the gate looks ahead for
     the next allowed instant, attempts already logged for later times count there too.
+    With `with_registry`, the national registry's date comes in the same round trip.
     """
     facts = {lead.pk: GateFacts(lead, *candidate_places(lead)) for lead in leads}
     by_phone, by_email = defaultdict(list), defaultdict(list)
@@ -232,23 +286,32 @@ def _facts_for(leads: Sequence[Lead], *, since: datetime.datetime) -> dict[int, 
             by_phone[phone].append(fact)
         if fact.lead.email:
             by_email[fact.lead.email].append(fact)
-    with connection.cursor() as cursor:
-        _add_suppressions(cursor, by_phone, by_email)
-        _add_consents(cursor, facts)
-        _add_dnc_lists(cursor, by_phone)
-        _add_outbound_attempts(cursor, by_phone, since)
-    return facts
+    queries = [
+        _suppressions_query(by_phone, by_email),
+        _consents_query(facts),
+        _dnc_lists_query(by_phone),
+        _outbound_attempts_query(by_phone, since),
+    ]
+    if with_registry:
+        queries.append(REGISTRY_QUERY)
+    suppressions, consents, listed, attempts, *registry = _rows_of(queries)
+    _add_suppressions(suppressions, by_phone, by_email)
+    _add_consents(consents, facts)
+    _add_dnc_lists(listed, by_phone)
+    _add_outbound_attempts(attempts, by_phone, since)
+    return facts, (_registry_from(registry[0]) if with_registry else None)
+
+
+def _suppressions_query(by_phone: dict, by_email: dict) -> tuple[str, list]:
+    phone_in, phones = _in_list("phone", by_phone)
+    email_in, emails = _in_list("email", by_email)
+    return SUPPRESSIONS_SQL.format(phone_in=phone_in, email_in=email_in), [*phones, *emails]
 
 
 def _add_suppressions(
-    cursor, by_phone: dict[str, list[GateFacts]], by_email: dict[str, list[GateFacts]]
+    rows: list[tuple], by_phone: dict[str, list[GateFacts]], by_email: dict[str, list[GateFacts]]
 ) -> None:
-    phone_in, phones = _in_list("phone", by_phone)
-    email_in, emails = _in_list("email", by_email)
-    cursor.execute(
-        SUPPRESSIONS_SQL.format(phone_in=phone_in, email_in=email_in), [*phones, *emails]
-    )
-    for pk, phone, email, origin, received_at in cursor.fetchall():
+    for pk, phone, email, origin, received_at in rows:
         suppression = Suppression.from_db(
             connection.alias,
             SUPPRESSION_FIELDS,
@@ -264,36 +327,52 @@ def _add_suppressions(
             target.suppressions.append(suppression)
 
 
-def _add_consents(cursor, facts: dict[int, GateFacts]) -> None:
+def _consents_query(facts: dict[int, GateFacts]) -> tuple[str, list]:
     lead_in, lead_ids = _in_list("lead_id", facts)
-    cursor.execute(CONSENTS_SQL.format(lead_in=lead_in), lead_ids)
-    for pk, lead_id, channels, sellers, text, captured_at, method, revoked_at in cursor.fetchall():
+    return CONSENTS_SQL.format(lead_in=lead_in), lead_ids
+
+
+def _add_consents(rows: list[tuple], facts: dict[int, GateFacts]) -> None:
+    for pk, lead_id, channels, sellers, text, captured_at, method, revoked_at in rows:
         # JSON arrives as text from either database, as the ORM's JSONField expects.
-        values = [pk, lead_id, json.loads(channels), json.loads(sellers), text]
-        values += [_instant_read(captured_at), method, _instant_read(revoked_at)]
         facts[lead_id].consents.append(
-            ConsentRecord.from_db(connection.alias, CONSENT_FIELDS, values)
+            ConsentFacts(
+                pk,
+                lead_id,
+                _json_list(channels),
+                _json_list(sellers),
+                text,
+                _instant_read(captured_at),
+                method,
+                _instant_read(revoked_at),
+            )
         )
 
 
-def _add_dnc_lists(cursor, by_phone: dict[str, list[GateFacts]]) -> None:
+def _dnc_lists_query(by_phone: dict) -> tuple[str, list]:
     phone_in, phones = _in_list("dnc_number.phone", by_phone)
-    cursor.execute(LISTED_SQL.format(phone_in=phone_in), [*phones, DncListStatus.READY])
-    for phone, kind, state in cursor.fetchall():
+    return LISTED_SQL.format(phone_in=phone_in), [*phones, DncListStatus.READY]
+
+
+def _add_dnc_lists(rows: list[tuple], by_phone: dict[str, list[GateFacts]]) -> None:
+    for phone, kind, state in rows:
         for target in by_phone.get(phone, []):
             target.dnc_lists.append((kind, state))
 
 
-def _add_outbound_attempts(
-    cursor, by_phone: dict[str, list[GateFacts]], since: datetime.datetime
-) -> None:
+def _outbound_attempts_query(by_phone: dict, since: datetime.datetime) -> tuple[str, list]:
     phone_in, phones = _in_list("lead.phone", by_phone)
     adapted_since = connection.ops.adapt_datetimefield_value(since)
-    cursor.execute(
+    return (
         OUTBOUND_SQL.format(phone_in=phone_in),
         [*phones, Direction.OUTBOUND, adapted_since, Disposition.SALE],
     )
-    for phone, started_at, channel, product, disposition in cursor.fetchall():
+
+
+def _add_outbound_attempts(
+    rows: list[tuple], by_phone: dict[str, list[GateFacts]], since: datetime.datetime
+) -> None:
+    for phone, started_at, channel, product, disposition in rows:
         started_at = _instant_read(started_at)
         for target in by_phone.get(phone, []):
             if disposition == Disposition.SALE and (

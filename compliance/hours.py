@@ -17,6 +17,7 @@ from compliance.rules import (
 from leads.choices import Channel, USState
 
 SEARCH_HORIZON = timedelta(days=14)
+CHANNELS = frozenset(Channel.values)  # Choices' .values builds a new list on every access
 # How a message names the contact: "Florida allows calls ...", "no sales calls on Sundays".
 _NOUNS = {
     Channel.CALL: ("calls", "sales calls"),
@@ -40,7 +41,7 @@ def hours_check(
     area code's zones may differ), so contact is allowed only where all of them overlap.
     `next_allowed_at` is the first instant within 14 days at which this check would pass.
     """
-    if channel not in Channel.values:
+    if channel not in CHANNELS:
         raise ValueError(f"Unknown channel {channel!r}.")
     if at.utcoffset() is None:
         raise ValueError("`at` must be an aware datetime.")
@@ -53,13 +54,12 @@ def hours_check(
 
     codes = sorted({state.upper() for state in states})
     rules = [STATE_RULES[code] for code in codes if code in STATE_RULES]
-    reasons = _violations(tzs, rules, at, _NOUNS[channel])
-    if not reasons:
+    if _allowed_at(tzs, rules, at):
         return HoursCheck(allowed=True, reasons=[], next_allowed_at=None)
     return HoursCheck(
         allowed=False,
-        reasons=reasons,
-        next_allowed_at=_next_allowed(tzs, rules, at, _NOUNS[channel]),
+        reasons=_violations(tzs, rules, at, _NOUNS[channel]),
+        next_allowed_at=_next_allowed(tzs, rules, at),
     )
 
 
@@ -85,6 +85,22 @@ def _no_time_zone(unknown: list[str]) -> Reason:
             "Add a ZIP code or check the phone number."
         )
     return Reason(code=ReasonCode.NO_TIME_ZONE, message=message)
+
+
+def _allowed_at(tzs: list[ZoneInfo], rules: list[StateRule], at: datetime) -> bool:
+    """True when `_violations` would find nothing; without writing any message."""
+    for tz in tzs:
+        local = at.astimezone(tz)
+        now, day = local.time(), local.date()
+        if not FEDERAL_WINDOW.contains(now):
+            return False
+        for rule in rules:
+            if state_holiday(rule.state, day):
+                return False
+            window = rule.window_on(day)
+            if window is None or not window.contains(now):
+                return False
+    return True
 
 
 def _violations(
@@ -143,30 +159,44 @@ def _day_kind(day: date) -> str:
     return {5: "Saturdays", 6: "Sundays"}.get(day.weekday(), "weekdays")
 
 
-def _next_allowed(
-    tzs: list[ZoneInfo], rules: list[StateRule], at: datetime, nouns: tuple[str, str]
-) -> datetime | None:
+def _next_allowed(tzs: list[ZoneInfo], rules: list[StateRule], at: datetime) -> datetime | None:
     # Allowed time is a union of spans that each open when some zone's clock reaches some
     # window's start (midnight and DST changes fall outside every window), so testing those
-    # instants in order finds the first allowed one exactly.
+    # instants in order finds the first allowed one exactly. They are made a local day at a
+    # time: every instant before the next day's earliest start has been made by then.
     windows = [FEDERAL_WINDOW] + [
         window
         for rule in rules
         for window in (rule.weekday_window, rule.saturday_window, rule.sunday_window)
         if window is not None
     ]
-    starts = {window.start for window in windows}
+    starts = sorted({window.start for window in windows})
     horizon = at + SEARCH_HORIZON
-    candidates = set()
-    for tz in tzs:
-        first_day = at.astimezone(tz).date()
-        for offset in range(SEARCH_HORIZON.days + 1):
-            day = first_day + timedelta(days=offset)
-            for start in starts:
-                instant = datetime.combine(day, start, tzinfo=tz).astimezone(UTC)
-                if at < instant <= horizon:
-                    candidates.add(instant)
-    for instant in sorted(candidates):
-        if not _violations(tzs, rules, instant, nouns):
-            return instant
+    first_days = [(tz, at.astimezone(tz).date()) for tz in tzs]
+
+    def instants_on(offset: int) -> set[datetime]:
+        return {
+            instant
+            for tz, first_day in first_days
+            for start in starts
+            if at
+            < (
+                instant := datetime.combine(
+                    first_day + timedelta(days=offset), start, tzinfo=tz
+                ).astimezone(UTC)
+            )
+            <= horizon
+        }
+
+    pending: set[datetime] = set()
+    for offset in range(SEARCH_HORIZON.days + 2):
+        pending |= instants_on(offset)
+        bound = min(
+            datetime.combine(first_day + timedelta(days=offset + 1), starts[0], tzinfo=tz)
+            for tz, first_day in first_days
+        ).astimezone(UTC)
+        for instant in sorted(instant for instant in pending if instant < bound):
+            if _allowed_at(tzs, rules, instant):
+                return instant
+            pending.discard(instant)
     return None
