@@ -13,6 +13,7 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("leads", "contactattempt"): ("view", "add"),
         ("compliance", "consentrecord"): ("view",),
         ("compliance", "suppression"): ("view", "add"),
+        ("leads", "touch"): ("view", "add"),
     },
     MANAGER: {
         ("leads", "leadsource"): ("view", "add", "change", "delete"),
@@ -22,6 +23,9 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("leads", "importrun"): ("view", "add"),
         ("compliance", "consentrecord"): ("view", "add", "change"),
         ("compliance", "suppression"): ("view", "add", "change"),
+        ("compliance", "dnclist"): ("view", "add"),
+        ("compliance", "contactdecision"): ("view",),
+        ("leads", "touch"): ("view",),
         ("auth", "user"): ("view", "add", "change"),
         ("django_celery_beat", "periodictask"): ("view", "add", "change", "delete"),
     },

@@ -334,6 +334,30 @@ def test_manager_role_can_use_the_admin_but_not_delete_consent(client, manager, 
     assert consent_delete.status_code == 403
 
 
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:leads_lead_changelist",
+        "admin:leads_leadsource_changelist",
+        "admin:leads_contactattempt_changelist",
+        "admin:leads_touch_changelist",
+        "admin:leads_importrun_changelist",
+        "admin:compliance_consentrecord_changelist",
+        "admin:compliance_suppression_changelist",
+        "admin:compliance_suppression_import",
+        "admin:compliance_contactdecision_changelist",
+        "admin:compliance_contactdecision_rules",
+        "admin:compliance_dnclist_changelist",
+        "admin:compliance_dnclist_import",
+        "admin:django_celery_beat_periodictask_changelist",
+    ],
+)
+def test_manager_role_opens_every_page_a_manager_works_on(client, manager, url_name):
+    client.force_login(manager)
+
+    assert client.get(reverse(url_name)).status_code == 200
+
+
 def test_reps_cannot_use_the_admin(client, rep):
     client.force_login(rep)
 
