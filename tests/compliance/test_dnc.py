@@ -2,6 +2,7 @@ import datetime
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -18,6 +19,7 @@ from compliance.dnc import (
 )
 from compliance.models import DncList, DncListKind, DncListStatus, DncNumber
 from tests.conftest import require_service
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -294,10 +296,18 @@ def test_the_import_form_names_what_is_wrong(media, admin_client):
     assert not DncList.objects.exists()
 
 
-def test_staff_without_the_add_permission_cannot_import(manager_client):
-    response = manager_client.get(reverse("admin:compliance_dnclist_import"))
+def test_staff_without_the_add_permission_cannot_import(client):
+    viewer = UserFactory(is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_dnclist"))
+    client.force_login(viewer)
+
+    response = client.get(reverse("admin:compliance_dnclist_import"))
 
     assert response.status_code == 403
+
+
+def test_a_manager_may_import(manager_client):
+    assert manager_client.get(reverse("admin:compliance_dnclist_import")).status_code == 200
 
 
 def test_the_changelist_warns_when_the_national_copy_is_stale(admin_client):
