@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from compliance.reasons import Reason, ReasonCode
@@ -48,12 +49,11 @@ def hours_check(
     if channel not in HOURS_CHANNELS:
         return HoursCheck(allowed=True, reasons=[], next_allowed_at=None)
 
-    tzs, unknown = _load_zones(zones)
+    tzs, unknown = _load_zones(frozenset(zones))
     if unknown or not tzs:
         return HoursCheck(allowed=False, reasons=[_no_time_zone(unknown)], next_allowed_at=None)
 
-    codes = sorted({state.upper() for state in states})
-    rules = [STATE_RULES[code] for code in codes if code in STATE_RULES]
+    rules = _rules_for(frozenset(states))
     if _allowed_at(tzs, rules, at):
         return HoursCheck(allowed=True, reasons=[], next_allowed_at=None)
     return HoursCheck(
@@ -63,9 +63,16 @@ def hours_check(
     )
 
 
-def _load_zones(names: Iterable[str]) -> tuple[list[ZoneInfo], list[str]]:
+@lru_cache(maxsize=1024)
+def _rules_for(states: frozenset[str]) -> list[StateRule]:
+    codes = sorted({state.upper() for state in states})
+    return [STATE_RULES[code] for code in codes if code in STATE_RULES]
+
+
+@lru_cache(maxsize=1024)
+def _load_zones(names: frozenset[str]) -> tuple[list[ZoneInfo], list[str]]:
     tzs, unknown = [], []
-    for name in sorted(set(names)):
+    for name in sorted(names):
         try:
             tzs.append(ZoneInfo(name))
         except (ZoneInfoNotFoundError, ValueError):

@@ -166,11 +166,17 @@ def attempt_caps_for(states: Iterable[str]) -> list[AttemptCap]:
 
     Each state's own cap, plus the default cap when any state (or no state at all) has none.
     """
-    caps = [_own_cap(code) for code in sorted({code.upper() for code in states})]
+    codes = frozenset(code.upper() for code in states)
+    return list(_caps_for(codes, getattr(settings, "COMPLIANCE_DEFAULT_ATTEMPT_CAP", 6)))
+
+
+@lru_cache(maxsize=1024)  # the setting is part of the key, so a changed cap is seen at once
+def _caps_for(codes: frozenset[str], default_limit: int) -> tuple[AttemptCap, ...]:
+    caps = [_own_cap(code) for code in sorted(codes)]
     binding = [cap for cap in caps if cap is not None]
     if not caps or None in caps:
         binding.append(default_attempt_cap())
-    return binding
+    return tuple(binding)
 
 
 def _own_cap(state: str) -> AttemptCap | None:
