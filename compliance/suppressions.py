@@ -75,6 +75,32 @@ def _revoke(consents, *, at: datetime.datetime, means: str, reason: str) -> int:
     return revoked
 
 
+# What a rep can record in one click when a lead asks to stop: (field, scope, reason).
+STOP_REQUESTS = {
+    "verbal": ("phone", SuppressionScope.CALL, 'Said "stop calling me" on a call'),
+    "email_reply": ("email", SuppressionScope.EMAIL, "Asked to stop in an email reply"),
+}
+
+
+def stop_request_record(*, lead, kind: str, recorded_by) -> Suppression | None:
+    """Record a lead's request to stop, said on a call or written in an email reply.
+
+    Returns None when the lead has no phone (or email) for the request to cover.
+    """
+    field_name, scope, reason = STOP_REQUESTS[kind]
+    address = str(getattr(lead, field_name) or "")
+    if not address:
+        return None
+    return suppression_add(
+        origin=SuppressionOrigin.REP,
+        scope=scope,
+        reason=reason,
+        lead=lead,
+        recorded_by=recorded_by,
+        **{field_name: address},
+    )
+
+
 @transaction.atomic
 def suppression_add(
     *,

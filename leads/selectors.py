@@ -3,7 +3,8 @@
 from django.contrib.auth.models import AbstractBaseUser
 from django.shortcuts import get_object_or_404
 
-from leads.models import Lead
+from leads.choices import Channel
+from leads.models import ContactAttempt, Direction, Lead
 
 
 def leads_for_rep(*, rep: AbstractBaseUser):
@@ -14,3 +15,14 @@ def leads_for_rep(*, rep: AbstractBaseUser):
 def lead_for_rep_or_404(*, rep: AbstractBaseUser, lead_id: int) -> Lead:
     """Return a lead the rep owns; another rep's lead is a 404, never a peek."""
     return get_object_or_404(Lead.objects.select_related("source"), pk=lead_id, owner=rep)
+
+
+def open_call_of_rep(*, lead: Lead, rep: AbstractBaseUser) -> ContactAttempt | None:
+    """The rep's latest call to this lead that has no outcome yet."""
+    return (
+        lead.attempts.filter(
+            rep=rep, channel=Channel.CALL, direction=Direction.OUTBOUND, disposition=""
+        )
+        .order_by("-started_at")
+        .first()
+    )

@@ -18,10 +18,11 @@ from django.utils import timezone
 
 from compliance.gate import Decision, contact_check
 from compliance.models import DecisionStage, Purpose
+from compliance.suppressions import stop_request_record
 from compliance.unsubscribe import list_unsubscribe_headers, marketing_email_footer
 from crm.sms import SmsError, SmsTemporaryError, send_sms
 from leads.choices import Channel
-from leads.models import ContactAttempt, Direction, Lead, Touch, TouchStatus
+from leads.models import ContactAttempt, Direction, Disposition, Lead, Touch, TouchStatus
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,8 @@ DISPATCH_BATCH = 500
 SMS_OPT_OUT_HINT = "Reply STOP to opt out."
 
 
-def _explain(decision: Decision) -> str:
+def decision_explained(decision: Decision) -> str:
+    """The decision's reasons as one sentence a rep can read."""
     return " ".join(reason.message for reason in decision.reasons)
 
 
@@ -92,10 +94,10 @@ def _follow(touch: Touch, decision: Decision, *, now: datetime.datetime) -> None
         touch.status = TouchStatus.SCHEDULED
         touch.due_at = decision.next_allowed_at
         touch.deferrals += 1
-        touch.status_note = f"Waiting until allowed. {_explain(decision)}"
+        touch.status_note = f"Waiting until allowed. {decision_explained(decision)}"
     else:
         touch.status = TouchStatus.BLOCKED
-        touch.status_note = _explain(decision)
+        touch.status_note = decision_explained(decision)
         logger.info("Touch %s blocked: %s", touch.pk, ", ".join(decision.codes))
     touch.save()
 
@@ -241,3 +243,14 @@ def call_start(*, lead: Lead, rep) -> tuple[Decision, ContactAttempt | None]:
     record.attempt = attempt
     record.save(update_fields=["attempt"])
     return decision, attempt
+
+
+@transaction.atomic
+def call_outcome_record(*, attempt: ContactAttempt, disposition: str, notes: str, rep) -> None:
+    """Record how a rep's call ended; "do not contact" also records the lead's opt-out."""
+    attempt.disposition = disposition
+    attempt.notes = notes
+    attempt.ended_at = attempt.ended_at or max(timezone.now(), attempt.started_at)
+    attempt.save()
+    if disposition == Disposition.DO_NOT_CONTACT:
+        stop_request_record(lead=attempt.lead, kind="verbal", recorded_by=rep)

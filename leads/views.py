@@ -8,19 +8,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from compliance.gate import decide
-from compliance.models import SuppressionOrigin, SuppressionScope
-from compliance.suppressions import suppression_add
+from compliance.suppressions import STOP_REQUESTS, stop_request_record
 from leads.choices import Channel
-from leads.models import ContactAttempt, Direction, Disposition, TouchStatus
-from leads.selectors import lead_for_rep_or_404, leads_for_rep
+from leads.models import ContactAttempt, Disposition, TouchStatus
+from leads.selectors import lead_for_rep_or_404, leads_for_rep, open_call_of_rep
 from leads.templatetags.lead_time import local_at
-from leads.touches import call_start, touch_schedule
-
-# What a rep can record in one click when a lead asks to stop: (field, scope, reason).
-STOP_REQUESTS = {
-    "verbal": ("phone", SuppressionScope.CALL, 'Said "stop calling me" on a call'),
-    "email_reply": ("email", SuppressionScope.EMAIL, "Asked to stop in an email reply"),
-}
+from leads.touches import call_outcome_record, call_start, decision_explained, touch_schedule
 
 
 @login_required
@@ -54,7 +47,7 @@ def lead_detail(request, lead_id: int):
         "text_form": TextForm(),
         "email_form": EmailForm(),
         "outcome_form": OutcomeForm(),
-        "open_call": _open_call(lead, request.user),
+        "open_call": open_call_of_rep(lead=lead, rep=request.user),
     }
     return render(request, "leads/lead_detail.html", context)
 
@@ -75,15 +68,10 @@ class OutcomeForm(forms.Form):
     notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
-def _open_call(lead, rep) -> ContactAttempt | None:
-    """The rep's latest call to this lead that has no outcome yet."""
-    return (
-        lead.attempts.filter(
-            rep=rep, channel=Channel.CALL, direction=Direction.OUTBOUND, disposition=""
-        )
-        .order_by("-started_at")
-        .first()
-    )
+def _when(lead, moment) -> str:
+    """An instant in UTC, and in the lead's own time when its zone is known."""
+    their_time = local_at(lead, moment)
+    return f"{moment:%b %d %H:%M} UTC" + (f" ({their_time} their time)" if their_time else "")
 
 
 TOUCH_FORMS = {Channel.SMS: TextForm, Channel.EMAIL: EmailForm}
@@ -114,10 +102,7 @@ def lead_touch_create(request, lead_id: int, channel: str):
     if touch.status == TouchStatus.BLOCKED:
         messages.error(request, f"Not sent: the {what} is not allowed. {touch.status_note}")
     elif touch.status == TouchStatus.SCHEDULED:
-        their_time = local_at(lead, touch.due_at)
-        when = f"{touch.due_at:%b %d %H:%M} UTC" + (
-            f" ({their_time} their time)" if their_time else ""
-        )
+        when = _when(lead, touch.due_at)
         messages.warning(request, f"The {what} will go at {when}. {touch.status_note}")
     elif touch.status == TouchStatus.FAILED:
         messages.error(request, f"The {what} could not be sent. {touch.status_note}")
@@ -133,15 +118,9 @@ def lead_call_start(request, lead_id: int):
     lead = lead_for_rep_or_404(rep=request.user, lead_id=lead_id)
     decision, attempt = call_start(lead=lead, rep=request.user)
     if attempt is None:
-        when = (
-            f" Allowed from {decision.next_allowed_at:%b %d %H:%M} UTC."
-            if decision.next_allowed_at
-            else ""
-        )
-        messages.error(
-            request,
-            "Do not call now. " + " ".join(r.message for r in decision.reasons) + when,
-        )
+        when = decision.next_allowed_at
+        allowed_from = f" Allowed from {_when(lead, when)}." if when else ""
+        messages.error(request, f"Do not call now. {decision_explained(decision)}{allowed_from}")
     else:
         messages.success(request, f"Call logged. Dial {lead.phone.as_national} now.")
     return redirect("lead_detail", lead_id=lead.pk)
@@ -159,20 +138,12 @@ def lead_call_outcome(request, lead_id: int, attempt_id: int):
     if not form.is_valid():
         messages.error(request, "Outcome: choose how the call ended.")
         return redirect("lead_detail", lead_id=lead.pk)
-    attempt.disposition = form.cleaned_data["disposition"]
-    attempt.notes = form.cleaned_data["notes"]
-    attempt.ended_at = attempt.ended_at or max(timezone.now(), attempt.started_at)
-    attempt.save()
-    if attempt.disposition == Disposition.DO_NOT_CONTACT and lead.phone:
-        _, scope, reason = STOP_REQUESTS["verbal"]
-        suppression_add(
-            origin=SuppressionOrigin.REP,
-            phone=str(lead.phone),
-            scope=scope,
-            reason=reason,
-            lead=lead,
-            recorded_by=request.user,
-        )
+    call_outcome_record(
+        attempt=attempt,
+        disposition=form.cleaned_data["disposition"],
+        notes=form.cleaned_data["notes"],
+        rep=request.user,
+    )
     messages.success(request, f"Outcome recorded: {attempt.get_disposition_display()}.")
     return redirect("lead_detail", lead_id=lead.pk)
 
@@ -184,18 +155,9 @@ def lead_stop_request(request, lead_id: int, kind: str):
     lead = lead_for_rep_or_404(rep=request.user, lead_id=lead_id)
     if kind not in STOP_REQUESTS:
         raise Http404("Unknown kind of request.")
-    field, scope, reason = STOP_REQUESTS[kind]
-    address = str(getattr(lead, field) or "")
-    if not address:
-        messages.error(request, f"This lead has no {field} to opt out.")
+    if stop_request_record(lead=lead, kind=kind, recorded_by=request.user) is None:
+        field_name = STOP_REQUESTS[kind][0]
+        messages.error(request, f"This lead has no {field_name} to opt out.")
         return redirect("lead_detail", lead_id=lead.pk)
-    suppression_add(
-        origin=SuppressionOrigin.REP,
-        scope=scope,
-        reason=reason,
-        lead=lead,
-        recorded_by=request.user,
-        **{field: address},
-    )
     messages.success(request, "Recorded: no more marketing to this lead on any channel.")
     return redirect("lead_detail", lead_id=lead.pk)
