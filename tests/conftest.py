@@ -91,3 +91,14 @@ def manager_client(client, manager):
 def rep_client(client, rep):
     client.force_login(rep)
     return client
+
+
+@pytest.fixture
+def eager_tasks():
+    """Run Celery tasks in this process, even where REDIS_URL (CI) would send them to Redis."""
+    from crm.celery import app
+
+    before = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = before

@@ -9,7 +9,6 @@ from playwright.sync_api import expect
 
 from compliance.models import DncList, DncListKind, DncListStatus
 from crm import sms
-from crm.celery import app as celery_app
 from leads.models import ContactAttempt, Touch, TouchStatus
 from tests.factories import ConsentRecordFactory, LeadFactory
 
@@ -20,19 +19,15 @@ MONDAY_10AM = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("America/Ne
 
 
 @pytest.fixture(autouse=True)
-def business(settings):
+def business(settings, eager_tasks):
     settings.SELLER_NAMES = ["Brightside Home Services"]
     settings.SMS_BACKEND = "crm.sms.LocmemBackend"
     sms.outbox.clear()
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True  # in CI the send would go to Redis instead
     DncList.objects.create(
         kind=DncListKind.NATIONAL,
         list_date=MONDAY_10AM.date() - datetime.timedelta(days=2),
         status=DncListStatus.READY,
     )
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 def _open_lead(page, live_server, rep, lead):

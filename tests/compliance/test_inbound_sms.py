@@ -37,6 +37,9 @@ from leads.models.attempt import Direction
 from tests.conftest import require_service
 from tests.factories import ConsentRecordFactory, LeadFactory
 
+# Tasks run here, not on a broker.
+pytestmark = pytest.mark.usefixtures("eager_tasks")
+
 BUSINESS = "Brightside Home Services"
 PHONE = "+13055550100"
 URL = "/webhooks/sms/inbound/"
@@ -56,17 +59,6 @@ def outbox():
     sms.outbox.clear()
     yield sms.outbox
     sms.outbox.clear()
-
-
-@pytest.fixture(autouse=True)
-def eager_tasks():
-    # With REDIS_URL set (CI) tasks would go to the broker; run them here instead.
-    from crm.celery import app
-
-    before = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = before
 
 
 @pytest.fixture

@@ -32,6 +32,9 @@ from leads.touches import due_touches_dispatch, touch_schedule, touch_send
 from tests.conftest import require_service
 from tests.factories import ConsentRecordFactory, LeadFactory
 
+# Tasks run here, not on a broker (the real-worker test turns this off for itself).
+pytestmark = pytest.mark.usefixtures("eager_tasks")
+
 NEW_YORK = ZoneInfo("America/New_York")
 MONDAY_10AM = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=NEW_YORK)
 MONDAY_10PM = MONDAY_10AM.replace(hour=22)
@@ -49,16 +52,6 @@ def business(settings, db):
         list_date=MONDAY_10AM.date() - datetime.timedelta(days=2),
         status=DncListStatus.READY,
     )
-
-
-@pytest.fixture(autouse=True)
-def eager_tasks():
-    # With REDIS_URL set (CI) tasks would go to the broker; run them here instead. The
-    # real-worker test below turns this off.
-    before = celery_app.conf.task_always_eager
-    celery_app.conf.task_always_eager = True
-    yield
-    celery_app.conf.task_always_eager = before
 
 
 @pytest.fixture
