@@ -68,3 +68,26 @@ def test_simultaneous_posts_do_not_overrun_the_daily_cap(postgres):
 
     assert sorted(a.status_code for a in answers) == [201, 201, 201, 422, 422, 422]
     assert Lead.objects.filter(source=source).count() == 3
+
+
+def test_the_intake_insert_is_planned_once_per_connection(postgres, client):
+    """Planning the insert costs PostgreSQL more than running it: it must be prepared.
+
+    Django turns psycopg's prepared statements off unless the settings turn them on.
+    """
+    source = LeadSourceFactory()
+    for number in range(2):
+        answer = client.post(
+            URL,
+            json.dumps(lead_payload(source_lead_id=f"PREPARED-{number}")),
+            content_type="application/json",
+            HTTP_AUTHORIZATION=f"Bearer {source.api_key}",
+        )
+        assert answer.status_code == 201
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT statement FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["WITH incoming AS%"],
+        )
+        assert len(cursor.fetchall()) == 1
