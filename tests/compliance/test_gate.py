@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from compliance import gate
 from compliance.gate import contact_check, decide, decide_many
 from compliance.models import (
     ContactDecision,
@@ -391,7 +392,9 @@ def test_a_lead_without_an_email_cannot_be_emailed():
     assert codes(decide(consented_lead(email=""), "email", utc(MONDAY_10AM))) == ["no_email"]
 
 
-def test_decide_many_agrees_with_decide(fresh_registry):
+@pytest.mark.parametrize("chunk", [1000, 7], ids=["one chunk", "chunks read ahead"])
+def test_decide_many_agrees_with_decide(fresh_registry, monkeypatch, chunk):
+    monkeypatch.setattr(gate, "CHUNK", chunk)
     leads = [consented_lead(phone=f"+1305555{n:04d}") for n in range(5)]
     suppression_add(origin=SuppressionOrigin.MANAGER, phone=str(leads[1].phone))
     _calls(leads[2], [3, 2, 1])
