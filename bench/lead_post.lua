@@ -22,14 +22,16 @@ end
 request = function()
   counter = counter + 1
   local phone = string.format("+1305%03d%04d", 200 + counter % 800, math.floor(counter / 800) % 10000)
+  -- Each consumer's own IP, as on real forms: one shared IP would hide the cost of a new one.
+  local ip = string.format("10.%d.%d.%d", math.random(0, 255), math.floor(counter / 256) % 256, counter % 256)
   local body = string.format(
     '{"source_lead_id":"%s-%d","first_name":"Dana","last_name":"Whitfield",' ..
     '"phone":"%s","email":"dana%s%d@example.com","zip":"33130","state":"FL","product":"solar",' ..
-    '"consent":{"captured_at":"2026-11-22T14:03:00Z","ip":"198.51.100.7",' ..
+    '"consent":{"captured_at":"2026-11-22T14:03:00Z","ip":"%s",' ..
     '"page_url":"https://quotes.example.com/solar","disclosure_text":"I agree that ' ..
     'Brightside Home Services may call and text me.","sellers":["Brightside Home Services"],' ..
     '"channels":["call","sms"]}}',
-    prefix, counter, phone, prefix, counter)
+    prefix, counter, phone, prefix, counter, ip)
   return wrk.format(nil, nil, nil, body)
 end
 

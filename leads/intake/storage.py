@@ -113,7 +113,11 @@ def _insert_sql() -> str:
     # connection, before any values are seen. `flagged` looks at the earlier leads with each
     # phone once, for duplicates and for repeats; repeats are this batch's leads plus those
     # stored in the repeat window (IPs counted only as far as the limit, so a busy IP costs
-    # no more than a quiet one).
+    # no more than a quiet one). The plan is made once for every lead, so it must suit a new
+    # IP as well as a busy one: the IPs' ORDER BY matches their index (without it the plan
+    # may read consents in table order, a scan of the whole table for a new IP), and the
+    # limits are written in, which keeps the plan's estimated cost honest (an unknown LIMIT
+    # made it look costly enough for PostgreSQL to JIT-compile it on every call).
     return _one_line(f"""
 WITH incoming AS (
     SELECT i.*, (i.consent->>'ip_address')::inet AS ip,
@@ -125,12 +129,12 @@ WITH incoming AS (
 ),
 flagged AS (
     SELECT i.*, same_phone.first_id AS first_by_phone,
-        i.phone_hits + same_phone.recent > %(repeat_phone_limit)s::integer AS repeat_phone,
+        i.phone_hits + same_phone.recent > {int(REPEAT_PHONE_LIMIT)} AS repeat_phone,
         i.ip IS NOT NULL AND i.ip_hits + (SELECT count(*) FROM (
             SELECT FROM {consents} r
             WHERE r.ip_address = i.ip AND r.created_at >= %(repeats_since)s::timestamptz
-            LIMIT %(repeat_ip_limit)s::integer) stored
-        ) > %(repeat_ip_limit)s::integer AS repeat_ip
+            ORDER BY r.created_at DESC LIMIT {int(REPEAT_IP_LIMIT)}) stored
+        ) > {int(REPEAT_IP_LIMIT)} AS repeat_ip
     FROM incoming i
     CROSS JOIN LATERAL (
         SELECT min(earlier.id) FILTER (WHERE earlier.received_at >= %(since)s::timestamptz)
@@ -263,8 +267,6 @@ def leads_insert(
         "cost": source.price_per_lead,
         "since": duplicates_since,
         "repeats_since": received_at - REPEAT_WINDOW,
-        "repeat_phone_limit": REPEAT_PHONE_LIMIT,
-        "repeat_ip_limit": REPEAT_IP_LIMIT,
         "capture_method": capture_method,
     }
     rows = _execute_prepared(_insert_sql(), params)
