@@ -1,6 +1,5 @@
 """The lead sources' API: deliver leads one at a time or in batches."""
 
-import functools
 import io
 
 from django.http import HttpResponse, QueryDict
@@ -105,21 +104,11 @@ class LeadIntakeView(IntakeView):
         result = lead_accept(source=request.user.source, payload=data)
         return Response(result.as_dict(), status=result.http_status)
 
-    @classmethod
-    def as_view(cls, **initkwargs):
-        drf_view = super().as_view(**initkwargs)
-
-        # Wrapped, so the schema generator and CSRF exemption still see the DRF view.
-        @functools.wraps(drf_view)
-        def view(request, *args, **kwargs):
-            return _plain_lead_post(request) or drf_view(request, *args, **kwargs)
-
-        return view
-
 
 # The hot path: a source POSTing one lead as JSON. DRF's request handling costs as much as
-# the rest of such a request, so it is answered here, with the same answers, status codes
-# and headers as the DRF view; anything else is left to that view.
+# the rest of such a request, so `LeadIntakeMiddleware` answers it with `plain_lead_post`,
+# with the same answers, status codes and headers as the DRF view; anything else is left to
+# that view.
 PLAIN_ACCEPT = {"", "*/*", "application/json"}
 
 
@@ -151,7 +140,7 @@ def _answer(body: dict, status_code: int, headers: dict | None = None) -> HttpRe
     )
 
 
-def _plain_lead_post(request) -> HttpResponse | None:
+def plain_lead_post(request) -> HttpResponse | None:
     """Answer a plain JSON POST of one lead as LeadIntakeView would; else return None, before
     anything is counted."""
     source = _plain_post_source(request)

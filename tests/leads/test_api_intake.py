@@ -335,6 +335,29 @@ def test_paused_source_is_403(client, source):
     assert not Lead.objects.filter(source_lead_id="SP-1").exists()
 
 
+def test_a_host_not_served_is_refused_before_anything_is_stored(client, source):
+    response = post(client, source, lead_payload(), HTTP_HOST="leads.attacker.example")
+
+    assert response.status_code == 400
+    assert not Lead.objects.exists()
+
+
+def test_json_and_form_deliveries_answer_with_the_same_headers(client, source):
+    """A JSON post is answered ahead of the browser middleware, a form post by the DRF view."""
+    as_json = post(client, source, lead_payload(source_lead_id="as-json"))
+    as_form = client.post(
+        URL,
+        {"source_lead_id": "as-form", "phone": "(305) 555-0199", "zip": "33130"},
+        HTTP_AUTHORIZATION=f"Bearer {source.api_key}",
+    )
+
+    assert (as_json.status_code, as_form.status_code) == (201, 201)
+    assert as_json["Content-Type"] == as_form["Content-Type"] == "application/json"
+    for header in ("Allow", "X-Content-Type-Options", "Referrer-Policy"):
+        assert as_json.get(header) == as_form.get(header), header
+    assert as_json.json().keys() == as_form.json().keys()
+
+
 def test_too_large_body_is_413(client, source):
     response = post(client, source, lead_payload(extra={"blob": "x" * 70_000}))
 
