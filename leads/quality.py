@@ -45,7 +45,8 @@ FAKE_NAMES = {
     "firstname lastname",
 }
 KEYBOARD_RUNS = ("qwert", "asdfg", "zxcvb", "hjkl", "uiop")
-REPEATED_CHARACTER = re.compile(r"(.)\1{3,}")
+DIGIT_OR_REPEATED_CHARACTER = re.compile(r"\d|(.)\1{3,}")
+KEYBOARD_RUN = re.compile("|".join(KEYBOARD_RUNS))
 
 
 @cache
@@ -63,9 +64,7 @@ def is_fake_name(first_name: str, last_name: str) -> bool:
         return False
     if full in FAKE_NAMES or first in FAKE_NAMES or last in FAKE_NAMES:
         return True
-    if any(ch.isdigit() for ch in full) or REPEATED_CHARACTER.search(full):
-        return True
-    if any(run in full.replace(" ", "") for run in KEYBOARD_RUNS):
+    if DIGIT_OR_REPEATED_CHARACTER.search(full) or KEYBOARD_RUN.search(full.replace(" ", "")):
         return True
     return bool(first and first == last and len(first) > 1)
 
