@@ -1,6 +1,7 @@
 """Measure lead intake under load, beside a bare baseline served the same way.
 
-Usage: .venv/bin/python bench/intake.py [--seconds 15] [--workers 5] [--csv-rows 100000]
+Usage: .venv/bin/python bench/intake.py [--seconds 15] [--rounds 3] [--workers 5]
+           [--csv-rows 100000] [--skip single batch csv]
 
 Needs PostgreSQL (DATABASE_URL names the server; the benchmark uses its own database,
 leadline_bench), Redis (REDIS_URL, default redis://127.0.0.1:6379/15: the rate limiter and
@@ -8,8 +9,11 @@ the Celery broker, as in production), gunicorn and wrk (Debian package `wrk`).
 Prints:
 - single-lead POSTs at 8 and 32 connections: requests/s, p50 and p99 latency, and whether
   every lead answered 2xx is stored, once (lost, doubled), for Leadline and a bare
-  Django view that parses the same JSON, validates the phone and inserts one row;
-- the batch endpoint: leads/s with 1,000 leads per request;
+  Django view that parses the same JSON, validates the phone and inserts one row. Both
+  servers are warmed up first, then take turns for --rounds runs each; the ratio compares
+  the medians, since a shared 2-core machine drifts by a fifth from one run to the next;
+- the batch endpoint: leads/s with 1,000 leads per request, in --rounds runs and their
+  median;
 - a CSV import of --csv-rows rows: seconds and peak memory of the RQ worker that runs it,
   beside a bare loop that parses the same file, validates phones and inserts rows in batches.
 """
@@ -22,6 +26,7 @@ import re
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import ROOT, server_env, setup_django
 
+WARM_UP_SECONDS = 3
 LEADLINE_PORT = 8801
 BASELINE_PORT = 8802
 PYTHON = sys.executable
@@ -130,56 +136,79 @@ def _single_lead(args, source, key: str, env: dict) -> None:
         cursor.execute(TABLE_SQL)
     leadline = _gunicorn("crm.wsgi", LEADLINE_PORT, args.workers, env)
     baseline = _gunicorn("bench.baseline.wsgi", BASELINE_PORT, args.workers, env)
-    tables = {"leadline": "leads_lead", "baseline": "bench_baseline_lead"}
-    print(f"\nSingle-lead POST, {args.seconds} s each, gunicorn --workers {args.workers}")
+    servers = {
+        "baseline": (BASELINE_PORT, "", "bench_baseline_lead"),
+        "leadline": (LEADLINE_PORT, key, "leads_lead"),
+    }
+    print(
+        f"\nSingle-lead POST, {args.seconds} s per run, gunicorn --workers {args.workers}; "
+        f"{args.rounds} rounds, the servers taking turns, after a {WARM_UP_SECONDS} s warm-up"
+    )
     print(f"{'server':<10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'2xx':>7} "
           f"{'failed':>6} {'lost':>5} {'doubled':>7}")  # fmt: skip
     try:
+        for port, auth, _ in servers.values():  # connections opened, statements prepared
+            _wrk(port, 8, WARM_UP_SECONDS, auth)
         for connections in (8, 32):
-            rows = {}
-            for name, port, auth in (
-                ("baseline", BASELINE_PORT, ""),
-                ("leadline", LEADLINE_PORT, key),
-            ):
-                result = _wrk(port, connections, args.seconds, auth)
-                ids = result["ids"]
-                stored = _count(f"SELECT count(*) FROM {tables[name]} WHERE id = ANY(%s)", [ids])
-                rows[name] = result
-                print(
-                    f"{name:<10} {connections:>5} {result['rps']:>9.0f} {result['p50']:>8.1f} "
-                    f"{result['p99']:>8.1f} {result['ok']:>7} {result['failed']:>6} "
-                    f"{len(set(ids)) - stored:>5} {len(ids) - len(set(ids)):>7}"
-                )
-            ratio = rows["leadline"]["rps"] / rows["baseline"]["rps"]
-            print(f"{'':<10} {connections:>5} leadline/baseline = {ratio:.2f}x")
+            runs = {name: [] for name in servers}
+            for _ in range(args.rounds):
+                for name, (port, auth, table) in servers.items():
+                    result = _wrk(port, connections, args.seconds, auth)
+                    ids = result["ids"]
+                    stored = _count(f"SELECT count(*) FROM {table} WHERE id = ANY(%s)", [ids])
+                    runs[name].append(result)
+                    print(
+                        f"{name:<10} {connections:>5} {result['rps']:>9.0f} "
+                        f"{result['p50']:>8.1f} {result['p99']:>8.1f} {result['ok']:>7} "
+                        f"{result['failed']:>6} {len(set(ids)) - stored:>5} "
+                        f"{len(ids) - len(set(ids)):>7}"
+                    )
+            medians = {
+                name: {f: statistics.median(r[f] for r in results) for f in ("rps", "p99")}
+                for name, results in runs.items()
+            }
+            ratio = medians["leadline"]["rps"] / medians["baseline"]["rps"]
+            print(
+                f"{'median':<10} {connections:>5} leadline {medians['leadline']['rps']:.0f} req/s "
+                f"(p99 {medians['leadline']['p99']:.1f} ms), baseline "
+                f"{medians['baseline']['rps']:.0f} req/s: leadline/baseline = {ratio:.2f}x"
+            )
     finally:
         _stop(leadline)
         _stop(baseline)
 
 
-def _batch(args, key: str, env: dict) -> None:
-    leadline = _gunicorn("crm.wsgi", LEADLINE_PORT, args.workers, env)
-    bodies = []
-    for batch in range(args.batches):
-        leads = [
+def _batch_bodies(count: int) -> list[bytes]:
+    stamp = time.time_ns()
+    return [
+        json.dumps(
             {
-                "source_lead_id": f"batch-{time.time_ns()}-{batch}-{n}",
-                "first_name": "Ana",
-                "last_name": "Lee",
-                "phone": f"+1713{200 + n % 800:03d}{(batch * 1000 + n) // 800 % 10000:04d}",
-                "email": f"ana{batch}-{n}-{time.time_ns()}@example.com",
-                "zip": "77002",
-                "product": "solar",
-                "consent": {
-                    "captured_at": "2026-11-22T14:03:00Z",
-                    "disclosure_text": "I agree.",
-                    "sellers": ["Brightside Home Services"],
-                    "channels": ["call"],
-                },
+                "leads": [
+                    {
+                        "source_lead_id": f"batch-{stamp}-{batch}-{n}",
+                        "first_name": "Ana",
+                        "last_name": "Lee",
+                        "phone": f"+1713{200 + n % 800:03d}{(batch * 1000 + n) // 800 % 10000:04d}",
+                        "email": f"ana{batch}-{n}-{stamp}@example.com",
+                        "zip": "77002",
+                        "product": "solar",
+                        "consent": {
+                            "captured_at": "2026-11-22T14:03:00Z",
+                            "disclosure_text": "I agree.",
+                            "sellers": ["Brightside Home Services"],
+                            "channels": ["call"],
+                        },
+                    }
+                    for n in range(1000)
+                ]
             }
-            for n in range(1000)
-        ]
-        bodies.append(json.dumps({"leads": leads}).encode())
+        ).encode()
+        for batch in range(count)
+    ]
+
+
+def _batch_run(bodies: list[bytes], key: str) -> tuple[int, float]:
+    """Post the bodies, two at a time; return the leads stored and the seconds it took."""
     results = []
 
     def send(chunk):
@@ -192,19 +221,32 @@ def _batch(args, key: str, env: dict) -> None:
             with urllib.request.urlopen(request, timeout=120) as response:
                 results.append(json.load(response))
 
+    started = time.perf_counter()
+    threads = [threading.Thread(target=send, args=(bodies[i::2],)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return sum(r["accepted"] + r["duplicates"] for r in results), elapsed
+
+
+def _batch(args, key: str, env: dict) -> None:
+    leadline = _gunicorn("crm.wsgi", LEADLINE_PORT, args.workers, env)
+    print(
+        f"\nBatch endpoint: {args.batches} requests of 1,000 leads, 2 at a time, "
+        f"{args.rounds} rounds after a warm-up"
+    )
+    rates = []
     try:
-        started = time.perf_counter()
-        threads = [threading.Thread(target=send, args=(bodies[i::2],)) for i in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        elapsed = time.perf_counter() - started
+        _batch_run(_batch_bodies(2), key)
+        for _ in range(args.rounds):
+            stored, elapsed = _batch_run(_batch_bodies(args.batches), key)
+            rates.append(stored / elapsed)
+            print(f"  {stored:,} leads stored in {elapsed:.1f} s = {rates[-1]:,.0f} leads/s")
     finally:
         _stop(leadline)
-    stored = sum(r["accepted"] + r["duplicates"] for r in results)
-    print(f"\nBatch endpoint: {args.batches} requests of 1,000 leads, 2 at a time")
-    print(f"  {stored:,} leads stored in {elapsed:.1f} s = {stored / elapsed:,.0f} leads/s")
+    print(f"  median {statistics.median(rates):,.0f} leads/s")
 
 
 def _csv_file(rows: int, directory: Path) -> Path:
@@ -283,6 +325,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--workers", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--csv-rows", type=int, default=100_000)
     parser.add_argument("--skip", nargs="*", default=[], choices=["single", "batch", "csv"])

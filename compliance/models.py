@@ -33,7 +33,10 @@ class RevocationMeans(models.TextChoices):
 class ConsentRecord(models.Model):
     """Evidence that a lead agreed to be contacted: what they saw, where, and when."""
 
-    lead = models.ForeignKey("leads.Lead", on_delete=models.PROTECT, related_name="consents")
+    # Indexed by consent_lead_idx (lead, -captured_at), which serves lookups by lead alone.
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.PROTECT, related_name="consents", db_index=False
+    )
     channels = models.JSONField(
         "channels covered",
         default=list,

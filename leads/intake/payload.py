@@ -276,7 +276,11 @@ def _extra(raw: Mapping, problems: Problems) -> dict:
     if not isinstance(value, dict):
         problems.add("extra", "Must be an object.")
         return {}
-    encoded = json.dumps(value, default=str)
+    try:
+        encoded = json.dumps(value, default=str, allow_nan=False)
+    except ValueError:  # 1e400 reads as infinity, which JSON columns cannot hold
+        problems.add("extra", "Numbers must be finite.")
+        return {}
     if len(encoded) > MAX_EXTRA_BYTES:
         problems.add("extra", f"Must be at most {MAX_EXTRA_BYTES:,} bytes as JSON.")
         return {}

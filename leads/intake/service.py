@@ -257,9 +257,9 @@ def leads_check(
     """
     received_at = timezone.now()
     results: list[IntakeResult | None] = [None] * len(payloads)
-    # A single new lead is the common case: insert it, and let the insert tell a replay,
-    # instead of asking first. A batch asks first, so replays take no place under the cap.
-    look_first = len(payloads) > 1
+    # New leads are the common case: insert them, and let the insert tell a replay, instead
+    # of asking first. A batch under a daily cap asks first, so replays take no place under it.
+    look_first = len(payloads) > 1 and source.daily_cap is not None
     ids = {_raw_id(raw) for raw in payloads} - {""}
     existing = _existing_leads(source, ids) if look_first else {}
     fresh: list[tuple[int, CleanLead]] = []

@@ -241,6 +241,25 @@ def test_each_bad_consent_field_is_named(client, source, change, field, message)
     assert ConsentRecord.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [("100000000000000000000000000000", 201), ("1e400", 422), ("-1e400", 422)],
+    ids=["a 100-bit integer is kept", "infinity", "minus infinity"],
+)
+def test_numbers_in_extra_are_stored_or_refused_never_a_server_error(client, source, extra, status):
+    body = json.dumps(lead_payload(extra={"n": 0})).replace('{"n": 0}', f'{{"n": {extra}}}')
+
+    response = client.post(
+        URL, body, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {source.api_key}"
+    )
+
+    assert response.status_code == status
+    if status == 201:
+        assert Lead.objects.get().extra == {"n": int(extra)}
+    else:
+        assert response.json()["errors"]["extra"] == ["Numbers must be finite."]
+
+
 def test_every_problem_is_reported_at_once(client, source):
     payload = lead_payload(phone="nope", email="bad@", zip="1")
     payload["consent"]["ip"] = "nope"
