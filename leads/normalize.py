@@ -14,8 +14,9 @@ from functools import cache
 import phonenumbers
 from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
 from phonenumber_field.phonenumber import PhoneNumber
-from phonenumbers import PhoneNumberType
+from phonenumbers import PhoneMetadata, PhoneNumberType, national_significant_number
 from phonenumbers import timezone as phone_timezones
+from phonenumbers.phonenumberutil import _number_type_helper  # number_type's own step
 
 from leads.choices import USState
 
@@ -145,6 +146,16 @@ class ValidatedPhoneNumber(PhoneNumber):
         return super().format_as(format)
 
 
+def _type_and_region(number: phonenumbers.PhoneNumber) -> tuple[int, str | None]:
+    """Return what phonenumbers.number_type and region_code_for_number return, finding the
+    region once: number_type finds it again, and finding it is most of checking a number."""
+    region = phonenumbers.region_code_for_number(number)
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
+    if metadata is None:
+        return PhoneNumberType.UNKNOWN, region
+    return _number_type_helper(national_significant_number(number), metadata), region
+
+
 def normalize_phone(raw: str, *, region: str = "US") -> PhoneResult:
     """Return the number in E.164 with its type and its area code's zones and states."""
     text = str(raw).strip()
@@ -157,10 +168,10 @@ def normalize_phone(raw: str, *, region: str = "US") -> PhoneResult:
         except phonenumbers.NumberParseException:
             raise InvalidField("phone", f"{text[:40]!r} is not a valid US phone number.") from None
     # UNKNOWN exactly when the number is not valid (as is_valid_number says, at less cost).
-    number_type = phonenumbers.number_type(number)
+    number_type, number_region = _type_and_region(number)
     if number_type == PhoneNumberType.UNKNOWN:
         raise InvalidField("phone", f"{text[:40]!r} is not a valid US phone number.")
-    if phonenumbers.region_code_for_number(number) not in US_REGIONS:
+    if number_region not in US_REGIONS:
         raise InvalidField("phone", f"{text[:40]!r} is not a US phone number.")
     number.e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     area_code = str(number.national_number)[:3]

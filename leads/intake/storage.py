@@ -283,7 +283,7 @@ def leads_insert(
     }
     rows = _execute_prepared(_insert_sql(), params)
     return {
-        source_lead_id: StoredLead(id, original, json.loads(flags))
+        source_lead_id: StoredLead(id, original, orjson.loads(flags))
         for source_lead_id, id, original, flags in rows
     }
 
