@@ -16,7 +16,10 @@ from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, valida
 from phonenumber_field.phonenumber import PhoneNumber
 from phonenumbers import PhoneMetadata, PhoneNumberType, national_significant_number
 from phonenumbers import timezone as phone_timezones
-from phonenumbers.phonenumberutil import _number_type_helper  # number_type's own step
+from phonenumbers.phonenumberutil import (  # number_type's own steps
+    COUNTRY_CODE_TO_REGION_CODE,
+    _number_type_helper,
+)
 
 from leads.choices import USState
 
@@ -36,6 +39,9 @@ US_REGIONS = {"US", "PR", "GU", "VI", "AS", "MP"}
 # country's forms and gives the same number for these at several times the cost.
 US_NUMBER_DIGITS = re.compile(r"(?:\+1|1)?([2-9]\d{9})")
 PHONE_PUNCTUATION = str.maketrans("", "", " ().-")
+US_METADATA = PhoneMetadata.metadata_for_region("US")
+# What `_type_and_region` relies on: the US is the first NANP region, fitted by validation.
+US_FITTED_FIRST = COUNTRY_CODE_TO_REGION_CODE[1][0] == "US" and US_METADATA.leading_digits is None
 SPECIAL_USE_DOMAINS = frozenset(name.lower() for name in SPECIAL_USE_DOMAIN_NAMES)
 # Most addresses are plain ASCII. One of those that this matches and that passes the length
 # and reserved-name checks in `_is_plain_email` is valid for email_validator too, which
@@ -148,7 +154,16 @@ class ValidatedPhoneNumber(PhoneNumber):
 
 def _type_and_region(number: phonenumbers.PhoneNumber) -> tuple[int, str | None]:
     """Return what phonenumbers.number_type and region_code_for_number return, finding the
-    region once: number_type finds it again, and finding it is most of checking a number."""
+    region once: number_type finds it again, and finding it is most of checking a number.
+
+    A +1 number's region is the first of the NANP regions whose numbers it fits, the US
+    first; the type found by fitting it to the US is its type.
+    """
+    if number.country_code == 1 and US_FITTED_FIRST:
+        national = national_significant_number(number)
+        number_type = _number_type_helper(national, US_METADATA)
+        if number_type != PhoneNumberType.UNKNOWN:
+            return number_type, "US"
     region = phonenumbers.region_code_for_number(number)
     metadata = PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
     if metadata is None:

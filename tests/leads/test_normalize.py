@@ -1,7 +1,7 @@
 """Phone numbers as intake reads them."""
 
 import phonenumbers
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat
@@ -12,6 +12,10 @@ US_NUMBER_FORMS = ["{}{}{}", "+1{}{}{}", "1{}{}{}", "({}) {}-{}", "+1 {}-{}-{}",
 
 
 @hypothesis_settings(max_examples=300, deadline=None)
+@example(area_code=416, subscriber=5550142, form="+1 {}-{}-{}")  # Toronto: not a US number
+@example(area_code=787, subscriber=5550142, form="({}) {}-{}")  # Puerto Rico
+@example(area_code=800, subscriber=5550142, form="1{}{}{}")  # toll free
+@example(area_code=264, subscriber=4970142, form="{}{}{}")  # Anguilla
 @given(
     area_code=st.integers(200, 999),
     subscriber=st.integers(0, 9_999_999),
