@@ -54,6 +54,8 @@ CONSENT_FIELDS = (
 )
 CONSENT_LIST_FIELDS = ("sellers", "channels")
 MAX_EXTRA_BYTES = 16_384
+# One encoder for every lead: json.dumps with options builds a new one on each call.
+EXTRA_ENCODER = json.JSONEncoder(default=str, allow_nan=False)
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 JORNAYA_TOKEN = re.compile(
     r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
@@ -276,8 +278,10 @@ def _extra(raw: Mapping, problems: Problems) -> dict:
     if not isinstance(value, dict):
         problems.add("extra", "Must be an object.")
         return {}
+    if not value:
+        return value
     try:
-        encoded = json.dumps(value, default=str, allow_nan=False)
+        encoded = EXTRA_ENCODER.encode(value)
     except ValueError:  # 1e400 reads as infinity, which JSON columns cannot hold
         problems.add("extra", "Numbers must be finite.")
         return {}

@@ -16,6 +16,7 @@ from django.db.models import Case, F, When
 from django.utils import timezone
 
 from compliance.models import CaptureMethod, ConsentRecord
+from crm.collector import cycle_collection_paused
 from leads.intake.payload import CleanLead, Problems, payload_clean
 from leads.intake.storage import StoredLead, leads_insert, leads_stored
 from leads.models import Lead, LeadSource, SourceDailyCount
@@ -231,8 +232,9 @@ def leads_accept(
     capture_method: str = CaptureMethod.API,
 ) -> list[IntakeResult]:
     """Accept a batch of payloads from one source; return one result per payload, in order."""
-    checked = leads_check(source=source, payloads=payloads, capture_method=capture_method)
-    return leads_store(checked=checked)
+    with cycle_collection_paused() if len(payloads) > 1 else nullcontext():
+        checked = leads_check(source=source, payloads=payloads, capture_method=capture_method)
+        return leads_store(checked=checked)
 
 
 @dataclass
