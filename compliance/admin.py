@@ -4,24 +4,12 @@ from django.db import models
 from django.db.models import Q
 from simple_history.admin import SimpleHistoryAdmin
 
-from compliance.models import ConsentRecord, SuppressionOrigin
+from compliance.models import CONSENT_EVIDENCE_FIELDS, ConsentRecord, SuppressionOrigin
 from crm.admin_paging import LargeTablePaginator
 from leads.search import contact_search_filter, lead_search_filter
 
-CONSENT_EVIDENCE_FIELDS = (
-    "lead",
-    "channels",
-    "seller_names",
-    "disclosure_text",
-    "disclosure_sha256",
-    "captured_at",
-    "ip_address",
-    "user_agent",
-    "page_url",
-    "trustedform_cert_url",
-    "jornaya_leadid",
-    "capture_method",
-)
+# Read-only once captured: the evidence, and whose and how it came.
+CONSENT_READONLY_FIELDS = ("lead", *CONSENT_EVIDENCE_FIELDS, "capture_method")
 
 
 class RevokedFilter(admin.SimpleListFilter):
@@ -68,7 +56,7 @@ class ConsentRecordAdmin(SimpleHistoryAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return ("disclosure_sha256",)
-        return (*CONSENT_EVIDENCE_FIELDS, "created_at")
+        return (*CONSENT_READONLY_FIELDS, "created_at")
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()

@@ -30,6 +30,21 @@ class RevocationMeans(models.TextChoices):
     REASSIGNED = "reassigned", "Number reassigned after consent"
 
 
+# What a source captured of a lead's consent: stored as sent, read as evidence, never edited.
+CONSENT_EVIDENCE_FIELDS = (
+    "channels",
+    "seller_names",
+    "disclosure_text",
+    "disclosure_sha256",
+    "captured_at",
+    "ip_address",
+    "user_agent",
+    "page_url",
+    "trustedform_cert_url",
+    "jornaya_leadid",
+)
+
+
 class ConsentRecord(models.Model):
     """Evidence that a lead agreed to be contacted: what they saw, where, and when."""
 

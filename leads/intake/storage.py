@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 from psycopg.types.json import Jsonb
 
-from compliance.models import ConsentRecord
+from compliance.models import CONSENT_EVIDENCE_FIELDS, ConsentRecord
 from leads.intake.payload import CleanConsent, CleanLead
 from leads.models import Lead, LeadSource
 from leads.quality import REPEAT_IP_LIMIT, REPEAT_PHONE_LIMIT, REPEAT_WINDOW, QualityFlag
@@ -42,18 +42,6 @@ LEAD_ROW_FIELDS = (
     "product",
     "extra",
     "is_exclusive",
-)
-CONSENT_ROW_FIELDS = (
-    "channels",
-    "seller_names",
-    "disclosure_text",
-    "disclosure_sha256",
-    "captured_at",
-    "ip_address",
-    "user_agent",
-    "page_url",
-    "trustedform_cert_url",
-    "jornaya_leadid",
 )
 # Fields the same for every lead of one statement; every other field takes its default.
 LEAD_SHARED_FIELDS = ("source", "received_at", "cost", "created_at", "updated_at")
@@ -93,7 +81,7 @@ def _lead_defaults() -> list:
 
 
 def _consent_defaults() -> list:
-    return _defaulted_fields(ConsentRecord, {*CONSENT_ROW_FIELDS, *CONSENT_SHARED_FIELDS})
+    return _defaulted_fields(ConsentRecord, {*CONSENT_EVIDENCE_FIELDS, *CONSENT_SHARED_FIELDS})
 
 
 def _default_placeholders(fields) -> str:
@@ -105,7 +93,9 @@ def _insert_sql() -> str:
     leads, consents = Lead._meta.db_table, ConsentRecord._meta.db_table
     lead_defaults, consent_defaults = _lead_defaults(), _consent_defaults()
     lead_columns = [Lead._meta.get_field(name).column for name in LEAD_ROW_FIELDS]
-    consent_columns = [ConsentRecord._meta.get_field(name).column for name in CONSENT_ROW_FIELDS]
+    consent_columns = [
+        ConsentRecord._meta.get_field(name).column for name in CONSENT_EVIDENCE_FIELDS
+    ]
     repeat_phone, repeat_ip = (
         f"'[\"{flag}\"]'::jsonb" for flag in (QualityFlag.REPEAT_PHONE, QualityFlag.REPEAT_IP)
     )
@@ -181,7 +171,7 @@ consented AS (
     FROM inserted n
     JOIN incoming i ON i.source_lead_id = n.source_lead_id
     CROSS JOIN LATERAL jsonb_to_record(i.consent) AS c(
-        {_column_definitions(ConsentRecord, CONSENT_ROW_FIELDS)})
+        {_column_definitions(ConsentRecord, CONSENT_EVIDENCE_FIELDS)})
     WHERE i.consent IS NOT NULL
 )
 SELECT source_lead_id, id, duplicate_of_id, quality_flags FROM inserted
