@@ -84,15 +84,56 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def _wrk(port: int, connections: int, seconds: int, key: str = "") -> dict:
+class NewPhones:
+    """Phone numbers of one area code that no earlier lead of these benchmarks has.
+
+    A real vendor sends new people: were the phones of one run to repeat an earlier run's,
+    every lead after the first run would be stored as a duplicate and flagged as a repeat.
+    The area code's 8,000,000 numbers are handed out in order, in blocks, after the block of
+    the last lead stored with it (wrapping round once all are used).
+    """
+
+    COUNT = 8_000_000
+    BLOCK = 200_000  # one wrk run: 2 threads of 100,000 (lead_post.lua)
+
+    def __init__(self, area_code: str):
+        from django.db import connection
+
+        self.area_code = area_code
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT phone FROM leads_lead WHERE phone LIKE %s ORDER BY id DESC LIMIT 1",
+                [f"+1{area_code}%"],
+            )
+            last = cursor.fetchone()
+        self.next = (self.number(last[0]) // self.BLOCK + 1) * self.BLOCK if last else 0
+
+    def take(self, count: int) -> int:
+        """Reserve `count` numbers (whole blocks); return the first."""
+        first = self.next % self.COUNT
+        self.next += -(-count // self.BLOCK) * self.BLOCK
+        return first
+
+    def phone(self, number: int) -> str:
+        number %= self.COUNT
+        return f"+1{self.area_code}{200 + number // 10000:03d}{number % 10000:04d}"
+
+    @staticmethod
+    def number(phone: str) -> int:
+        return (int(phone[5:8]) - 200) * 10000 + int(phone[8:])
+
+
+def _wrk(port: int, connections: int, seconds: int, phones: NewPhones, key: str = "") -> dict:
     """Run wrk; return its figures and the ids of the leads it was answered 2xx for."""
+    first_phone = phones.take(NewPhones.BLOCK)
     with tempfile.NamedTemporaryFile("r", suffix=".ids") as ids_file:
         output = subprocess.run(
             [
                 "wrk", "--latency", "-t", "2", "-c", str(connections), "-d", f"{seconds}s",
                 "-s", str(ROOT / "bench" / "lead_post.lua"),
                 f"http://127.0.0.1:{port}/api/v1/leads/",
-                "--", f"c{connections}", ids_file.name, *([key] if key else []),
+                "--", f"c{connections}", ids_file.name, str(first_phone),
+                *([key] if key else []),
             ],
             capture_output=True, text=True, check=True,
         ).stdout  # fmt: skip
@@ -134,6 +175,7 @@ def _single_lead(args, source, key: str, env: dict) -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(TABLE_SQL)
+    phones = NewPhones("305")  # the area code lead_post.lua dials
     leadline = _gunicorn("crm.wsgi", LEADLINE_PORT, args.workers, env)
     baseline = _gunicorn("bench.baseline.wsgi", BASELINE_PORT, args.workers, env)
     servers = {
@@ -148,12 +190,12 @@ def _single_lead(args, source, key: str, env: dict) -> None:
           f"{'failed':>6} {'lost':>5} {'doubled':>7}")  # fmt: skip
     try:
         for port, auth, _ in servers.values():  # connections opened, statements prepared
-            _wrk(port, 8, WARM_UP_SECONDS, auth)
+            _wrk(port, 8, WARM_UP_SECONDS, phones, auth)
         for connections in (8, 32):
             runs = {name: [] for name in servers}
             for _ in range(args.rounds):
                 for name, (port, auth, table) in servers.items():
-                    result = _wrk(port, connections, args.seconds, auth)
+                    result = _wrk(port, connections, args.seconds, phones, auth)
                     ids = result["ids"]
                     stored = _count(f"SELECT count(*) FROM {table} WHERE id = ANY(%s)", [ids])
                     runs[name].append(result)
@@ -178,8 +220,9 @@ def _single_lead(args, source, key: str, env: dict) -> None:
         _stop(baseline)
 
 
-def _batch_bodies(count: int) -> list[bytes]:
+def _batch_bodies(count: int, phones: NewPhones) -> list[bytes]:
     stamp = time.time_ns()
+    first = phones.take(count * 1000)
     return [
         json.dumps(
             {
@@ -188,7 +231,7 @@ def _batch_bodies(count: int) -> list[bytes]:
                         "source_lead_id": f"batch-{stamp}-{batch}-{n}",
                         "first_name": "Ana",
                         "last_name": "Lee",
-                        "phone": f"+1713{200 + n % 800:03d}{(batch * 1000 + n) // 800 % 10000:04d}",
+                        "phone": phones.phone(first + batch * 1000 + n),
                         "email": f"ana{batch}-{n}-{stamp}@example.com",
                         "zip": "77002",
                         "product": "solar",
@@ -239,9 +282,10 @@ def _batch(args, key: str, env: dict) -> None:
     )
     rates = []
     try:
-        _batch_run(_batch_bodies(2), key)
+        phones = NewPhones("713")
+        _batch_run(_batch_bodies(2, phones), key)
         for _ in range(args.rounds):
-            stored, elapsed = _batch_run(_batch_bodies(args.batches), key)
+            stored, elapsed = _batch_run(_batch_bodies(args.batches, phones), key)
             rates.append(stored / elapsed)
             print(f"  {stored:,} leads stored in {elapsed:.1f} s = {rates[-1]:,.0f} leads/s")
     finally:
@@ -249,14 +293,15 @@ def _batch(args, key: str, env: dict) -> None:
     print(f"  median {statistics.median(rates):,.0f} leads/s")
 
 
-def _csv_file(rows: int, directory: Path) -> Path:
+def _csv_file(rows: int, directory: Path, phones: NewPhones) -> Path:
     path = directory / "leads.csv"
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["Lead ID", "First Name", "Last Name", "Phone", "Email", "ZIP", "Product"])
         stamp = time.time_ns()
+        first = phones.take(rows)
         for n in range(rows):
-            phone = f"+1214{200 + n % 800:03d}{n // 800 % 10000:04d}"
+            phone = phones.phone(first + n)
             writer.writerow(
                 [f"csv-{stamp}-{n}", "Ann", "Lee", phone, f"a{stamp}{n}@x.com", "75201", "solar"]
             )
@@ -300,7 +345,7 @@ def _timed_child(command: list[str], env: dict) -> tuple[float, float]:
 def _csv_import(args, source, env: dict) -> None:
     directory = Path(tempfile.mkdtemp(prefix="leadline-bench-"))
     try:
-        path = _csv_file(args.csv_rows, directory)
+        path = _csv_file(args.csv_rows, directory, NewPhones("214"))
         # As in production: the command queues the job, an RQ worker runs it and hands the
         # new leads to the fast lane (Celery, not running here). The figures are the worker's.
         job_env = {**env, "MEDIA_ROOT": str(directory / "media")}
