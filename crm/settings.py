@@ -217,6 +217,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_TICK_SECONDS),
         "options": {"expires": CLOCK_TICK_SECONDS * 2},
     },
+    # Leads whose hand-off to the fast lane was lost (Redis away, a web process killed).
+    "sweep-unprocessed-leads": {
+        "task": "leads.tasks.sweep_unprocessed_leads",
+        "schedule": 60.0,
+        "options": {"expires": 60},
+    },
 }
 
 # RQ: the long jobs a person starts and watches. Without Redis the queues run synchronously

@@ -28,6 +28,11 @@ payload_clean(
 celery_app.amqp  # noqa: B018
 celery_app.connection_for_write().transport  # noqa: B018
 
+# Requests send their new leads to the fast lane with the next request's rate-limit count.
+from leads.intake.handoff import hand_offs_defer  # noqa: E402
+
+hand_offs_defer()
+
 # What was loaded above lives as long as the process: leave it out of the cycle collector's
 # full passes (and, with --preload, keep the workers' copies of it shared).
 import gc  # noqa: E402

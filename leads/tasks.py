@@ -4,7 +4,7 @@ from celery import shared_task
 from django.db import OperationalError
 
 from crm.sms import SmsTemporaryError
-from leads.intake.handoff import new_leads_take
+from leads.intake.handoff import new_leads_take, unprocessed_leads_hand_off
 from leads.intake.service import intake_history_record
 from leads.scoring import leads_score
 from leads.touches import due_touches_dispatch, touch_send
@@ -30,6 +30,12 @@ def drain_new_leads() -> None:
         process_new_leads.delay(lead_ids)
     if more_waiting:
         drain_new_leads.delay()
+
+
+@shared_task(ignore_result=True)
+def sweep_unprocessed_leads() -> None:
+    """The clock's safety net for the fast lane: leads whose hand-off was lost."""
+    unprocessed_leads_hand_off()
 
 
 @shared_task(

@@ -2,7 +2,7 @@
 
 from rest_framework.throttling import BaseThrottle
 
-from crm.ratelimit import window_hit
+from leads.intake.handoff import intake_window_hit
 from leads.models import LeadSource
 
 WINDOW_SECONDS = 60
@@ -11,7 +11,7 @@ WINDOW_SECONDS = 60
 def source_request_count(source: LeadSource) -> tuple[bool, int]:
     """Count one request from this source; return whether it is allowed, and the seconds
     until the window ends."""
-    count, retry_after = window_hit(key=f"intake:{source.pk}", window_seconds=WINDOW_SECONDS)
+    count, retry_after = intake_window_hit(key=f"intake:{source.pk}", window_seconds=WINDOW_SECONDS)
     return count <= source.rate_limit_per_minute, retry_after
 
 

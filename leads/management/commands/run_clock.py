@@ -1,17 +1,22 @@
 """Tick the clock in this process: the embedded default's stand-in for Celery beat."""
 
+import logging
 import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from leads.intake.handoff import unprocessed_leads_hand_off
 from leads.touches import due_touches_dispatch
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
     help = (
-        "Queue due texts and emails every few seconds, as Celery beat does in production. "
-        "Use it when Leadline runs without Redis (tasks run in this process)."
+        "Queue due texts and emails every few seconds, and hand leads that missed the fast "
+        "lane to it, as Celery beat does in production. Use it when Leadline runs without "
+        "Redis (tasks run in this process)."
     )
 
     def add_arguments(self, parser):
@@ -28,6 +33,13 @@ class Command(BaseCommand):
             queued = due_touches_dispatch()
             if queued:
                 self.stdout.write(f"Queued {queued} due touch(es).")
+            try:
+                swept = unprocessed_leads_hand_off()
+            except Exception:  # one lead the fast lane fails on must not stop the clock
+                logger.exception("The sweep for leads that missed the fast lane failed")
+            else:
+                if swept:
+                    self.stdout.write(f"Handed {swept} lead(s) that missed it to the fast lane.")
             if once:
                 return
             time.sleep(every)
