@@ -20,6 +20,7 @@ Prints:
 
 import argparse
 import csv
+import datetime
 import json
 import os
 import re
@@ -366,6 +367,90 @@ def _csv_import(args, source, env: dict) -> None:
     print(f"  baseline: {base_seconds:6.1f} s, peak memory {base_megabytes:6.0f} MB")
 
 
+BACKGROUND_SOURCE = "Bench background"
+BACKGROUND_LEADS = 50_000
+
+
+def _background_leads() -> None:
+    """Give the benchmark database the leads of a CRM in use, once: BACKGROUND_LEADS leads
+    of their own source, which the benchmarks insert beside and never delete.
+
+    The statistics PostgreSQL plans intake's prepared insert with then describe a table in
+    use: planned against an empty, analysed table, its duplicate lookups read the whole
+    table for every lead (in production autovacuum re-analyses as the table grows; on a
+    server without autovacuum, like the CI machines, nothing would)."""
+    from django.utils import timezone
+
+    from leads.intake.payload import payload_clean
+    from leads.intake.storage import leads_insert
+    from leads.models import Lead, LeadSource
+    from leads.sources import source_create
+
+    source = LeadSource.objects.filter(name=BACKGROUND_SOURCE).first()
+    if source is None:
+        source, _ = source_create(name=BACKGROUND_SOURCE)
+    missing = BACKGROUND_LEADS - Lead.objects.filter(source=source).count()
+    if missing <= 0:
+        return
+    print(f"Storing {missing:,} background leads (once per benchmark database)")
+    phones, stamp = NewPhones("212"), time.time_ns()
+    first = phones.take(missing)
+    for start in range(0, missing, 1000):
+        cleans = [
+            payload_clean(
+                raw={
+                    "source_lead_id": f"background-{stamp}-{n}",
+                    "first_name": "Lee",
+                    "last_name": "Park",
+                    "phone": phones.phone(first + n),
+                    "email": f"lee{stamp}-{n}@example.com",
+                    "zip": "10001",
+                    "consent": {
+                        "captured_at": "2026-11-01T10:00:00Z",
+                        "ip": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}",
+                        "channels": ["call", "sms"],
+                    },
+                },
+                source=source,
+            )[0]
+            for n in range(start, min(start + 1000, missing))
+        ]
+        now = timezone.now()
+        leads_insert(
+            source=source,
+            leads=cleans,
+            received_at=now,
+            duplicates_since=now - datetime.timedelta(days=30),
+            capture_method="api",
+        )
+
+
+def _bench_leads_delete() -> None:
+    """Delete the leads of every intake benchmark, and the baseline's rows, so that each run
+    inserts into tables of the same size: with PostgreSQL's default 128 MB of shared
+    buffers, a leads table grown by earlier runs makes each insert slower than the last.
+    Then VACUUM ANALYZE, for the space and the statistics (see _background_leads)."""
+    from django.db import connection
+
+    from bench.baseline.app import TABLE_SQL
+
+    bench_leads = (
+        "SELECT id FROM leads_lead WHERE source_id IN "
+        "(SELECT id FROM leads_leadsource WHERE name LIKE 'Bench vendor %%')"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(TABLE_SQL)
+        # Only other leads refer to them (as their duplicates): the fast lane does not run
+        # during the benchmark.
+        cursor.execute(
+            f"UPDATE leads_lead SET duplicate_of_id = NULL WHERE duplicate_of_id IN ({bench_leads})"
+        )
+        cursor.execute(f"DELETE FROM compliance_consentrecord WHERE lead_id IN ({bench_leads})")
+        cursor.execute(f"DELETE FROM leads_lead WHERE id IN ({bench_leads})")
+        cursor.execute("TRUNCATE bench_baseline_lead")
+        cursor.execute("VACUUM ANALYZE leads_lead, compliance_consentrecord, bench_baseline_lead")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
@@ -385,18 +470,23 @@ def main() -> None:
     from leads.sources import source_create
 
     call_command("migrate", verbosity=0)
+    _background_leads()
+    _bench_leads_delete()  # those of an earlier run that stopped half-way
     source, key = source_create(
         name=f"Bench vendor {time.time_ns()}", rate_limit_per_minute=10_000_000
     )
     LeadSource.objects.filter(pk=source.pk).update(accepted_products=[])
     env = server_env(REDIS_URL=redis_url)
     print(f"Leadline intake benchmark, {os.cpu_count()} cores, source {source.slug}")
-    if "single" not in args.skip:
-        _single_lead(args, source, key, env)
-    if "batch" not in args.skip:
-        _batch(args, key, env)
-    if "csv" not in args.skip:
-        _csv_import(args, source, env)
+    try:
+        if "single" not in args.skip:
+            _single_lead(args, source, key, env)
+        if "batch" not in args.skip:
+            _batch(args, key, env)
+        if "csv" not in args.skip:
+            _csv_import(args, source, env)
+    finally:
+        _bench_leads_delete()
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()  # the fast-lane tasks nobody consumed
