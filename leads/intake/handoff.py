@@ -16,6 +16,7 @@ The database, not Redis, says which leads still need the fast lane: the clock's 
 when Redis was down or a process died holding ids.
 """
 
+import atexit
 import datetime
 import logging
 import os
@@ -84,7 +85,8 @@ return {count, 0}
 class _Held:
     """The lead ids a web process stored and has not sent yet, and what sends them."""
 
-    lock: threading.Lock = field(default_factory=threading.Lock)  # also guards the client
+    # Also guards the client's one connection, shared by requests and the flusher.
+    lock: threading.Lock = field(default_factory=threading.Lock)
     ids: list[int] = field(default_factory=list)
     wake: threading.Event = field(default_factory=threading.Event)
     flusher: threading.Thread | None = None
@@ -149,6 +151,7 @@ def new_leads_hand_off(*, lead_ids: list[int]) -> None:
                 target=_flush_forever, args=(client,), name="lead-hand-off", daemon=True
             )
             held.flusher.start()
+            atexit.register(_flush, client)  # a worker stopping sends what it holds
     held.wake.set()
 
 
@@ -209,15 +212,16 @@ def _drain_schedule(drain_needed: int) -> None:
 
 def new_leads_take(*, limit: int = DRAIN_CHUNK) -> tuple[list[int], bool]:
     """Take up to `limit` queued lead ids; return them and whether more are waiting."""
-    client = _client().redis
-    # Cleared before taking: a lead queued from now on schedules a drain of its own, and one
-    # queued before is taken here, so none is stranded.
-    client.delete(_key(DRAIN_PENDING_KEY))
-    pipe = client.pipeline(transaction=True)
-    pipe.lrange(_key(NEW_LEADS_KEY), 0, limit - 1)
-    pipe.ltrim(_key(NEW_LEADS_KEY), limit, -1)
-    pipe.llen(_key(NEW_LEADS_KEY))
-    taken, _, waiting = pipe.execute()
+    client = _client()
+    with client.held.lock:
+        # Cleared before taking: a lead queued from now on schedules a drain of its own, and
+        # one queued before is taken here, so none is stranded.
+        client.redis.delete(_key(DRAIN_PENDING_KEY))
+        pipe = client.redis.pipeline(transaction=True)
+        pipe.lrange(_key(NEW_LEADS_KEY), 0, limit - 1)
+        pipe.ltrim(_key(NEW_LEADS_KEY), limit, -1)
+        pipe.llen(_key(NEW_LEADS_KEY))
+        taken, _, waiting = pipe.execute()
     return [int(lead_id) for lead_id in taken], waiting > 0
 
 
