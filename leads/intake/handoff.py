@@ -137,10 +137,7 @@ def new_leads_hand_off(*, lead_ids: list[int]) -> None:
     client = _client()
     if not _deferring:
         with client.held.lock:
-            drain_needed = client.queue(
-                keys=[_key(NEW_LEADS_KEY), _key(DRAIN_PENDING_KEY)],
-                args=[DRAIN_PENDING_MS, *lead_ids],
-            )
+            drain_needed = _queue(client, lead_ids)
         _drain_schedule(drain_needed)
         return
     held = client.held
@@ -192,15 +189,20 @@ def _flush(client: _Client) -> None:
         if not ids:
             return
         try:
-            drain_needed = client.queue(
-                keys=[_key(NEW_LEADS_KEY), _key(DRAIN_PENDING_KEY)],
-                args=[DRAIN_PENDING_MS, *ids],
-            )
+            drain_needed = _queue(client, ids)
         except redis.RedisError:
             # Not kept: with Redis away they would pile up here. The sweep finds them.
             logger.exception("Could not hand %d new lead(s) to the fast lane", len(ids))
             return
     _drain_schedule(drain_needed)
+
+
+def _queue(client: _Client, lead_ids: list[int]) -> int:
+    """Append the ids to the Redis list; return 1 if a drain must be scheduled. Call with
+    the held lock taken."""
+    return client.queue(
+        keys=[_key(NEW_LEADS_KEY), _key(DRAIN_PENDING_KEY)], args=[DRAIN_PENDING_MS, *lead_ids]
+    )
 
 
 def _drain_schedule(drain_needed: int) -> None:
