@@ -2,6 +2,7 @@
 
 import io
 
+from django.conf import settings
 from django.http import HttpResponse, QueryDict
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
@@ -132,11 +133,18 @@ def _plain_post_source(request) -> LeadSource | None:
 
 
 def _answer(body: dict, status_code: int, headers: dict | None = None) -> HttpResponse:
+    content = JSONRenderer().render(body)
     return HttpResponse(
-        JSONRenderer().render(body),
+        content,
         status=status_code,
         content_type="application/json",
-        headers={"Allow": "POST, OPTIONS", **(headers or {})},
+        # What the middleware this answer skips would add (CommonMiddleware, XFrameOptions).
+        headers={
+            "Allow": "POST, OPTIONS",
+            "Content-Length": str(len(content)),
+            "X-Frame-Options": settings.X_FRAME_OPTIONS,
+            **(headers or {}),
+        },
     )
 
 
