@@ -6,6 +6,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "crm.settings")
 
 application = get_wsgi_application()
 
+from crm.checks import secret_key_require  # noqa: E402
+
+secret_key_require()
+
 # Load what every worker needs now, not on its first request: with gunicorn --preload the
 # workers share one copy, and none answers its first leads a tenth of a second late. The
 # URL patterns import the admin, the API and its schema; reversing one builds the reverse
