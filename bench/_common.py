@@ -1,4 +1,8 @@
-"""What the benchmarks share: their own PostgreSQL database and Django set up against it."""
+"""What the benchmarks share: their own PostgreSQL database and Django set up against it.
+
+BENCH_DATABASE names that database (default leadline_bench), so a quick run can use one of
+its own and never replace the data set a full-size run loaded.
+"""
 
 import os
 import sys
@@ -6,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = "leadline_bench"
+BENCH_DB = os.environ.get("BENCH_DATABASE") or "leadline_bench"
 BENCH_SECRET_KEY = "bench-only-secret-key-bench-only-secret-key-0123456789"
 
 
@@ -17,11 +21,14 @@ def bench_database_url() -> str:
     if parts.scheme not in ("postgres", "postgresql"):
         sys.exit("the benchmarks need a PostgreSQL DATABASE_URL")
     import psycopg
+    from psycopg import sql
 
-    with psycopg.connect(server, autocommit=True) as conn:
+    # The maintenance database, since DATABASE_URL's own (a test run's, say) may not exist.
+    maintenance = urlunparse(parts._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
         if not exists:
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
     return urlunparse(parts._replace(path=f"/{BENCH_DB}"))
 
 
