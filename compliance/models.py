@@ -6,29 +6,21 @@ from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
+# Defined apart so the gate's rules can read them without models; callers import them from here
+# too.
+from compliance.choices import (
+    CaptureMethod,
+    DecisionStage,
+    DncListKind,
+    DncListStatus,
+    Purpose,
+    RevocationMeans,
+    SuppressionOrigin,
+    SuppressionScope,
+)
 from crm.history import history_user
 from leads.choices import Channel, USState
 from leads.validators import validate_channel_list, validate_string_list
-
-
-class CaptureMethod(models.TextChoices):
-    WEB_FORM = "web_form", "Web form"
-    PHONE_RECORDING = "phone_recording", "Recorded phone call"
-    SMS_KEYWORD = "sms_keyword", "SMS keyword"
-    PAPER = "paper", "Signed paper form"
-    API = "api", "Vendor API"
-    IMPORT = "import", "File import"
-
-
-class RevocationMeans(models.TextChoices):
-    SMS_KEYWORD = "sms_keyword", "SMS keyword"
-    SMS_REPLY = "sms_reply", "SMS reply in plain words"
-    VERBAL = "verbal", "Said on a call"
-    EMAIL = "email", "Email unsubscribe or reply"
-    WEB = "web", "Web form"
-    API = "api", "Vendor API"
-    REASSIGNED = "reassigned", "Number reassigned after consent"
-
 
 # What a source captured of a lead's consent: stored as sent, read as evidence, never edited.
 CONSENT_EVIDENCE_FIELDS = (
@@ -115,23 +107,6 @@ class ConsentRecord(models.Model):
         return self.revoked_at is not None
 
 
-class SuppressionScope(models.TextChoices):
-    ALL = "all", "All channels"
-    CALL = Channel.CALL.value, Channel.CALL.label
-    SMS = Channel.SMS.value, Channel.SMS.label
-    EMAIL = Channel.EMAIL.value, Channel.EMAIL.label
-
-
-class SuppressionOrigin(models.TextChoices):
-    SMS_KEYWORD = "sms_keyword", "SMS keyword"
-    REP = "rep", "Recorded by a rep"
-    EMAIL_UNSUBSCRIBE = "email_unsubscribe", "Email unsubscribe"
-    API = "api", "API"
-    DNC_LIST = "dnc_list", "Do Not Call list"
-    MANAGER = "manager", "Added by a manager"
-    IMPORT = "import", "Imported from a file by a manager"
-
-
 class SuppressionDeletionRefused(Exception):
     """Suppressions are evidence of an opt-out and are kept for good."""
 
@@ -204,18 +179,6 @@ class Suppression(models.Model):
         raise SuppressionDeletionRefused("Suppression entries are never deleted.")
 
 
-class DncListKind(models.TextChoices):
-    NATIONAL = "national", "National Do Not Call Registry"
-    STATE = "state", "State Do Not Call list"
-
-
-class DncListStatus(models.TextChoices):
-    IMPORTING = "importing", "Importing"
-    READY = "ready", "In use"
-    REPLACED = "replaced", "Replaced by a newer copy"
-    FAILED = "failed", "Failed"
-
-
 class DncList(models.Model):
     """One imported copy of a Do Not Call list, dated by the list's own date."""
 
@@ -270,17 +233,6 @@ class DncNumber(models.Model):
 
     def __str__(self):
         return self.phone
-
-
-class Purpose(models.TextChoices):
-    MARKETING = "marketing", "Marketing"
-    TRANSACTIONAL = "transactional", "Transactional reply (help text, opt-out confirmation)"
-
-
-class DecisionStage(models.TextChoices):
-    SCHEDULED = "scheduled", "When scheduled"
-    SENDING = "sending", "At the moment of sending"
-    MANUAL = "manual", "Before a rep's contact"
 
 
 class ContactDecision(models.Model):
