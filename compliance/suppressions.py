@@ -326,8 +326,8 @@ def _addresses_on(row: dict[str, str], *, scope: str, reason: str) -> list[_Addr
     reason = reason[: Suppression._meta.get_field("reason").max_length]
     addresses = []
     if row.get("phone", "").strip():
-        number = normalize_phone(row["phone"]).number
-        addresses.append(_Address("phone", number.e164, scope, reason, number))
+        phone = normalize_phone(row["phone"])
+        addresses.append(_Address("phone", phone.e164, scope, reason, phone.number))
     if row.get("email", "").strip():
         addresses.append(_Address("email", normalize_email(row["email"]), scope, reason))
     if not addresses:
