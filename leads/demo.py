@@ -2,11 +2,17 @@
 
 Deterministic (a seeded generator) and idempotent: each lead has a fixed source lead id, and
 records that already exist are left alone, so loading twice creates nothing new.
+The history keeps the product's own rules, as if each call had been asked of the compliance
+gate: every call was made in the past, at an hour the lead's every candidate zone and state
+allows, under the attempt caps; routing gave each lead to a rep licensed for its state and
+under capacity, and the leads no rep could take wait in the pool.
 Phone numbers use the 555-01XX range, which is reserved for fiction and reaches no one.
 """
 
 import datetime
+import heapq
 import random
+from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -17,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
+from compliance.hours import hours_check
 from compliance.models import (
     CaptureMethod,
     ConsentRecord,
@@ -25,6 +32,7 @@ from compliance.models import (
     SuppressionOrigin,
     SuppressionScope,
 )
+from compliance.rules import AttemptCap, attempt_caps_for
 from crm.roles import MANAGER, REP, roles_sync
 from leads.choices import Channel
 from leads.models import (
@@ -37,6 +45,7 @@ from leads.models import (
     LeadStatus,
     RepProfile,
 )
+from leads.models.lead import OPEN_STATUSES
 from leads.sources import source_create
 
 DEMO_PASSWORD = "leadline-demo"
@@ -102,6 +111,10 @@ LAST_NAMES = [
 ]  # fmt: skip
 STREETS = ["Oak St", "Maple Ave", "Main St", "Cedar Ln", "Pine Rd", "Lakeview Dr", "Elm St"]
 
+# Each city has the 100 fictional numbers 555-0100 to 555-0199, one per lead: more leads would
+# repeat a number, and with it another lead's calls and attempt caps.
+MAX_DEMO_LEADS = len(CITIES) * 100
+
 SOURCES = [
     # name, price, exclusivity, return window, products, states
     ("SunPath Media", "38.00", Exclusivity.EXCLUSIVE, 5, ["solar"], []),
@@ -110,23 +123,35 @@ SOURCES = [
     ("AutoShield Partners", "9.75", Exclusivity.SHARED, 2, ["auto_insurance"], []),
 ]
 
+REP_CAPACITY = 400
 REPS = [
-    ("rep.alex", "Alex", "Morgan", ["FL", "GA", "TX", "AL", "LA", "MS", "NC", "SC"], ["en", "es"]),
+    # username, first name, last name, licensed states (none: every state), languages
+    (
+        "rep.alex", "Alex", "Morgan",
+        ["FL", "GA", "TX", "AL", "LA", "MS", "NC", "SC", "AZ", "NM", "NV", "CA", "CO"],
+        ["en", "es"],
+    ),
     ("rep.blair", "Blair", "Chen", [], ["en"]),
-]
+]  # fmt: skip
 
-# Status -> the dispositions of the attempts that led there (last one decides).
+# A CRM in use: most leads of the last 45 days are closed, the open ones are a few hundred
+# per rep, and the newest wait for their first call.
+LEAD_MAX_AGE = datetime.timedelta(days=45)
+NEW_LEAD_MAX_AGE = datetime.timedelta(days=2)
 STATUS_WEIGHTS = {
-    LeadStatus.NEW: 30,
-    LeadStatus.WORKING: 25,
-    LeadStatus.CONTACTED: 15,
-    LeadStatus.APPOINTMENT: 8,
-    LeadStatus.WON: 6,
-    LeadStatus.LOST: 8,
-    LeadStatus.RETURNED: 3,
-    LeadStatus.INVALID: 2,
-    LeadStatus.DO_NOT_CONTACT: 3,
+    LeadStatus.NEW: 14,
+    LeadStatus.WORKING: 14,
+    LeadStatus.CONTACTED: 8,
+    LeadStatus.APPOINTMENT: 4,
+    LeadStatus.WON: 7,
+    LeadStatus.LOST: 40,
+    LeadStatus.RETURNED: 5,
+    LeadStatus.INVALID: 3,
+    LeadStatus.DO_NOT_CONTACT: 5,
 }
+# Of the new leads, the share not yet claimed by any rep.
+NEW_IN_POOL = 0.6
+# Status -> the dispositions of the attempts that led there (last one decides).
 FINAL_DISPOSITION = {
     LeadStatus.WORKING: [Disposition.NO_ANSWER, Disposition.VOICEMAIL, Disposition.BUSY],
     LeadStatus.CONTACTED: [Disposition.CONTACTED, Disposition.CALLBACK_REQUESTED],
@@ -144,6 +169,13 @@ CONTACTED_STATUSES = {
     LeadStatus.LOST,
     LeadStatus.DO_NOT_CONTACT,
 }
+NOTES = {
+    Disposition.CALLBACK_REQUESTED: "Asked to be called after 5pm.",
+    Disposition.APPOINTMENT_SET: "Home visit booked; sent the confirmation.",
+    Disposition.SALE: "Signed on the call.",
+    Disposition.NOT_INTERESTED: "Already has a provider.",
+    Disposition.DO_NOT_CONTACT: "Asked us to stop calling.",
+}
 
 
 @dataclass
@@ -155,6 +187,33 @@ class DemoSummary:
     suppressions_created: int = 0
     attempts_created: int = 0
     touches_created: int = 0
+
+
+@dataclass
+class LeadPlan:
+    """An unsaved lead and what happens to it after it is received."""
+
+    index: int
+    lead: Lead
+    has_consent: bool
+    consent_channels: list[str]
+    attempt_count: int
+    attempt_gaps: list[datetime.timedelta]
+    opt_out_by_text: bool
+    waits_in_pool: bool
+    duplicate_of: "LeadPlan | None" = None
+    caller: object = None  # the rep (a user) who made the calls: the owner, if any
+    calls: list[tuple[datetime.datetime, datetime.datetime]] = field(default_factory=list)
+
+    def disposition(self, number: int) -> str:
+        if number < self.attempt_count - 1:
+            return Disposition.NO_ANSWER
+        outcomes = FINAL_DISPOSITION[self.lead.status]
+        return outcomes[self.index % len(outcomes)]
+
+    def call_length(self, number: int) -> datetime.timedelta:
+        talked = self.disposition(number) not in (Disposition.NO_ANSWER, Disposition.BUSY)
+        return datetime.timedelta(seconds=(240 if talked else 25) + self.index % 90)
 
 
 def _user_ensure(username, *, first_name, last_name, role, summary, is_staff=False):
@@ -175,20 +234,30 @@ def _user_ensure(username, *, first_name, last_name, role, summary, is_staff=Fal
     return user
 
 
-def _people_ensure(summary: DemoSummary) -> list:
+def _people_ensure(summary: DemoSummary) -> list[RepProfile]:
+    """Create the manager and the reps; return the reps' profiles with their open lead counts."""
     _user_ensure(
         "manager", first_name="Morgan", last_name="Reyes", role=MANAGER, summary=summary,
         is_staff=True,
     )  # fmt: skip
-    reps = []
+    users = []
     for username, first, last, states, languages in REPS:
         user = _user_ensure(username, first_name=first, last_name=last, role=REP, summary=summary)
         RepProfile.objects.get_or_create(
             user=user,
-            defaults={"licensed_states": states, "languages": languages, "capacity": 400},
+            defaults={
+                "licensed_states": states,
+                "languages": languages,
+                "capacity": REP_CAPACITY,
+            },
         )
-        reps.append(user)
-    return reps
+        users.append(user)
+    return list(
+        RepProfile.objects.with_open_lead_count()
+        .filter(user__in=users)
+        .select_related("user")
+        .order_by("user__username")
+    )
 
 
 def _sources_ensure(summary: DemoSummary) -> list[LeadSource]:
@@ -210,13 +279,15 @@ def _sources_ensure(summary: DemoSummary) -> list[LeadSource]:
     return sources
 
 
-def _lead_plan(rng: random.Random, index: int, sources, reps, now) -> tuple[Lead, dict]:
-    """Return an unsaved lead and what happens to it after it is received."""
+def _lead_plan(rng: random.Random, index: int, sources, now) -> LeadPlan:
     source = sources[index % len(sources)]
     city, state, zip_code, zone, area_code = CITIES[index % len(CITIES)]
-    line = 100 + index // len(CITIES) % 100
+    line = 100 + index // len(CITIES)
     status = rng.choices(list(STATUS_WEIGHTS), weights=list(STATUS_WEIGHTS.values()))[0]
-    received_at = now - datetime.timedelta(minutes=rng.randint(5, 45 * 24 * 60))
+    max_age = NEW_LEAD_MAX_AGE if status == LeadStatus.NEW else LEAD_MAX_AGE
+    received_at = now - datetime.timedelta(
+        minutes=rng.randint(5, int(max_age.total_seconds() // 60))
+    )
     first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
     lead = Lead(
         source=source,
@@ -236,28 +307,148 @@ def _lead_plan(rng: random.Random, index: int, sources, reps, now) -> tuple[Lead
         is_exclusive=source.exclusivity == Exclusivity.EXCLUSIVE,
         status=status,
         score=rng.randint(15, 98),
-        owner=None if status == LeadStatus.NEW and rng.random() < 0.5 else rng.choice(reps),
         extra={"utm_source": rng.choice(["google", "facebook", "bing", "tiktok"])},
     )
-    fate = {
-        "has_consent": rng.random() < 0.92,
-        "consent_channels": rng.choice(
+    return LeadPlan(
+        index=index,
+        lead=lead,
+        has_consent=rng.random() < 0.92,
+        consent_channels=rng.choice(
             [["call", "sms", "email"], ["call", "sms"], ["call"], ["email"]]
         ),
-        "attempt_count": 0 if status == LeadStatus.NEW else rng.randint(1, 5),
-        "attempt_gaps": [rng.randint(1, 600) for _ in range(5)],
-        "opt_out_channel": rng.choice(["sms", "call"]),
-    }
-    if status in CONTACTED_STATUSES:
-        lead.first_contact_at = received_at + datetime.timedelta(minutes=fate["attempt_gaps"][0])
-    return lead, fate
+        attempt_count=0 if status == LeadStatus.NEW else rng.randint(1, 5),
+        attempt_gaps=[datetime.timedelta(minutes=rng.randint(1, 600)) for _ in range(5)],
+        opt_out_by_text=rng.choice([True, False]),
+        waits_in_pool=rng.random() < NEW_IN_POOL,
+    )
 
 
-def _consent_for(lead: Lead, fate: dict) -> ConsentRecord:
+def _duplicates_pair(plans: list[LeadPlan]) -> None:
+    """Some people fill in forms twice: a later returned lead repeats a won lead's phone and
+    email, and is stored as a duplicate of it."""
+    originals = sorted(
+        (plan for plan in plans if plan.lead.status == LeadStatus.WON),
+        key=lambda plan: plan.lead.received_at,
+    )
+    candidates = [plan for plan in plans if plan.lead.status == LeadStatus.RETURNED][::2]
+    for duplicate in candidates:
+        original = next(
+            (o for o in originals if o.lead.received_at < duplicate.lead.received_at), None
+        )
+        if original is None:
+            continue
+        originals.remove(original)
+        duplicate.duplicate_of = original
+        duplicate.lead.phone = original.lead.phone
+        duplicate.lead.email = original.lead.email
+
+
+def _calls_schedule(plans: list[LeadPlan], now: datetime.datetime) -> None:
+    """Give each planned call the first instant the gate would have allowed it.
+
+    Calls are placed in the order they happen, across all leads (a heap of each lead's next
+    call), so when one is placed every earlier call to the same number is known, as the gate
+    counts them for the attempt caps. A call moved later goes back in the heap, to be checked
+    again among the calls placed meanwhile. A call that would not have ended by now has not
+    happened: it and the lead's later calls are dropped.
+    """
+    from compliance.gate import candidate_places  # the gate imports models: app must be ready
+
+    places = [candidate_places(plan.lead) for plan in plans]
+    calls_to: dict[str, list[tuple[datetime.datetime, str]]] = defaultdict(list)
+    queue = [
+        (plan.lead.received_at + plan.attempt_gaps[0], index, 0)
+        for index, plan in enumerate(plans)
+        if plan.attempt_count
+    ]
+    heapq.heapify(queue)
+    while queue:
+        at, index, number = heapq.heappop(queue)
+        plan = plans[index]
+        zones, states = places[index]
+        earlier = calls_to[str(plan.lead.phone)]
+        lawful_at = _call_lawful_from(
+            zones=zones, states=states, product=plan.lead.product, earlier=earlier, at=at
+        )
+        if lawful_at is None:
+            continue  # no lawful hour in the gate's horizon: the lead is not called again
+        if lawful_at > at:
+            heapq.heappush(queue, (lawful_at, index, number))
+            continue
+        ended = at + plan.call_length(number)
+        if ended > now:
+            continue
+        plan.calls.append((at, ended))
+        earlier.append((at, plan.lead.product))
+        if number + 1 < plan.attempt_count:
+            heapq.heappush(queue, (ended + plan.attempt_gaps[number + 1], index, number + 1))
+
+
+def _call_lawful_from(*, zones, states, product, earlier, at) -> datetime.datetime | None:
+    """Return `at` if the gate would allow a rep's call then, else a later instant to try.
+
+    None when the hours allow no call within the gate's search horizon.
+    """
+    hours = hours_check(zones=zones, states=states, at=at, channel=Channel.CALL)
+    if not hours.allowed:
+        return hours.next_allowed_at
+    caps = [cap for cap in attempt_caps_for(states) if Channel.CALL in cap.channels]
+    frees_at = [until for cap in caps if (until := _cap_frees_at(cap, earlier, product, at))]
+    return max(frees_at, default=at)
+
+
+def _cap_frees_at(cap: AttemptCap, earlier, product: str, at) -> datetime.datetime | None:
+    """Return when `cap` frees a slot, if the calls before `at` have reached it; else None."""
+    counted = sorted(
+        started
+        for started, called_about in earlier
+        if at - cap.window < started <= at and (not cap.same_product or called_about == product)
+    )
+    if len(counted) < cap.limit:
+        return None
+    return counted[len(counted) - cap.limit] + cap.window
+
+
+def _outcomes_settle(plans: list[LeadPlan]) -> None:
+    """Match each lead's status to the calls it really had."""
+    for plan in plans:
+        lead = plan.lead
+        if len(plan.calls) < plan.attempt_count:
+            # The calls that would have decided its planned outcome are still to come.
+            lead.status = LeadStatus.WORKING if plan.calls else LeadStatus.NEW
+            plan.attempt_count = len(plan.calls)
+        if lead.status in CONTACTED_STATUSES:
+            lead.first_contact_at = plan.calls[0][0]
+
+
+def _owners_route(plans: list[LeadPlan], profiles: list[RepProfile]) -> None:
+    """Give each lead, as it arrived, to the least busy rep licensed for its state.
+
+    Open leads go only to reps under their capacity; a new lead no rep has claimed yet, or
+    one no rep has room for, waits in the pool.
+    """
+    open_leads = {profile.pk: profile.open_lead_count for profile in profiles}
+    for plan in sorted(plans, key=lambda plan: plan.lead.received_at):
+        lead = plan.lead
+        licensed = [profile for profile in profiles if profile.is_licensed_in(lead.state)]
+        plan.caller = licensed[0].user if licensed else profiles[0].user
+        if lead.status == LeadStatus.NEW and plan.waits_in_pool:
+            continue
+        is_open = lead.status in OPEN_STATUSES
+        eligible = [p for p in licensed if not is_open or open_leads[p.pk] < p.capacity]
+        if not eligible:
+            continue
+        profile = min(eligible, key=lambda p: open_leads[p.pk])
+        lead.owner = plan.caller = profile.user
+        if is_open:
+            open_leads[profile.pk] += 1
+
+
+def _consent_for(lead: Lead, plan: LeadPlan) -> ConsentRecord:
     sellers = [*settings.SELLER_NAMES, lead.source.name]
     return ConsentRecord(
         lead=lead,
-        channels=fate["consent_channels"],
+        channels=plan.consent_channels,
         seller_names=sellers,
         disclosure_text=(
             "By clicking Get My Quote, I agree that "
@@ -275,44 +466,44 @@ def _consent_for(lead: Lead, fate: dict) -> ConsentRecord:
     )
 
 
-def _attempts_for(lead: Lead, fate: dict, reps) -> list[ContactAttempt]:
+def _attempts_for(lead: Lead, plan: LeadPlan) -> list[ContactAttempt]:
     attempts = []
-    started = lead.received_at
-    count = fate["attempt_count"]
-    for number in range(count):
-        started += datetime.timedelta(minutes=fate["attempt_gaps"][number])
-        is_last = number == count - 1
-        disposition = (
-            FINAL_DISPOSITION[lead.status][lead.pk % len(FINAL_DISPOSITION[lead.status])]
-            if is_last
-            else Disposition.NO_ANSWER
-        )
-        talked = disposition not in (Disposition.NO_ANSWER, Disposition.BUSY)
-        ended = started + datetime.timedelta(seconds=(240 if talked else 25) + lead.pk % 90)
+    for number, (started, ended) in enumerate(plan.calls):
+        disposition = plan.disposition(number)
         attempts.append(
             ContactAttempt(
                 lead=lead,
                 channel=Channel.CALL,
                 direction=Direction.OUTBOUND,
-                rep=lead.owner or reps[0],
+                rep=plan.caller,
                 started_at=started,
                 ended_at=ended,
                 duration_seconds=int((ended - started).total_seconds()),
                 disposition=disposition,
-                notes="Asked to be called after 5pm." if is_last and talked else "",
+                notes=NOTES.get(disposition, ""),
             )
         )
     return attempts
 
 
-def _opt_out_for(lead: Lead, fate: dict) -> Suppression:
-    by_text = fate["opt_out_channel"] == "sms"
+def _opt_out_for(lead: Lead, plan: LeadPlan, now: datetime.datetime) -> Suppression:
+    """The stop the lead asked for on its last call, or by text just after it."""
+    last_call_ended = plan.calls[-1][1]
+    if plan.opt_out_by_text:
+        return Suppression(
+            phone=lead.phone,
+            channel_scope=SuppressionScope.ALL,
+            origin=SuppressionOrigin.SMS_KEYWORD,
+            reason='Replied "STOP"',
+            received_at=min(last_call_ended + datetime.timedelta(minutes=2), now),
+            lead=lead,
+        )
     return Suppression(
         phone=lead.phone,
         channel_scope=SuppressionScope.ALL,
-        origin=SuppressionOrigin.SMS_KEYWORD if by_text else SuppressionOrigin.REP,
-        reason='Replied "STOP"' if by_text else "Said on a call: stop calling me",
-        received_at=lead.received_at + datetime.timedelta(hours=2),
+        origin=SuppressionOrigin.REP,
+        reason="Said on a call: stop calling me",
+        received_at=last_call_ended,
         lead=lead,
     )
 
@@ -320,39 +511,53 @@ def _opt_out_for(lead: Lead, fate: dict) -> Suppression:
 @transaction.atomic
 def demo_data_load(*, lead_count: int = 2000, seed: int = 20261122) -> DemoSummary:
     """Create the demo business; records that already exist are kept as they are."""
+    if not 0 <= lead_count <= MAX_DEMO_LEADS:
+        raise ValueError(f"The demo has room for 0 to {MAX_DEMO_LEADS:,} leads.")
     roles_sync()
     summary = DemoSummary()
-    reps = _people_ensure(summary)
+    profiles = _people_ensure(summary)
     sources = _sources_ensure(summary)
     rng = random.Random(seed)
     now = timezone.now()
-    plans = [_lead_plan(rng, index, sources, reps, now) for index in range(lead_count)]
+    plans = [_lead_plan(rng, index, sources, now) for index in range(lead_count)]
     existing = set(
         Lead.objects.filter(source_lead_id__startswith=DEMO_LEAD_PREFIX).values_list(
             "source_id", "source_lead_id"
         )
     )
-    plans = [plan for plan in plans if (plan[0].source_id, plan[0].source_lead_id) not in existing]
+    plans = [p for p in plans if (p.lead.source_id, p.lead.source_lead_id) not in existing]
     if not plans:
         return summary
-    leads = bulk_create_with_history([lead for lead, _ in plans], Lead, batch_size=500)
-    # Some people fill in forms twice: mark later copies as duplicates of the first.
-    _duplicates_mark(leads)
-    fates = [fate for _, fate in plans]
+    _duplicates_pair(plans)
+    _calls_schedule(plans, now)
+    _outcomes_settle(plans)
+    _owners_route(plans, profiles)
+    # Originals first, so each duplicate is stored (and its history written) pointing at one.
+    firsts = [plan for plan in plans if plan.duplicate_of is None]
+    seconds = [plan for plan in plans if plan.duplicate_of is not None]
+    bulk_create_with_history([plan.lead for plan in firsts], Lead, batch_size=500)
+    for plan in seconds:
+        plan.lead.duplicate_of = plan.duplicate_of.lead
+    bulk_create_with_history([plan.lead for plan in seconds], Lead, batch_size=500)
     consents, suppressions, attempts = [], [], []
-    for lead, fate in zip(leads, fates, strict=True):
-        if fate["has_consent"]:
-            consents.append(_consent_for(lead, fate))
+    for plan in plans:
+        lead = plan.lead
+        consent = _consent_for(lead, plan) if plan.has_consent else None
         if lead.status == LeadStatus.DO_NOT_CONTACT:
-            suppressions.append(_opt_out_for(lead, fate))
-        attempts.extend(_attempts_for(lead, fate, reps))
-    for consent in consents:
-        if consent.lead.status == LeadStatus.DO_NOT_CONTACT:
-            consent.revoked_at = consent.captured_at + datetime.timedelta(hours=2)
-            consent.revocation_means = RevocationMeans.SMS_KEYWORD
+            opt_out = _opt_out_for(lead, plan, now)
+            suppressions.append(opt_out)
+            if consent:
+                consent.revoked_at = opt_out.received_at
+                consent.revocation_means = (
+                    RevocationMeans.SMS_KEYWORD if plan.opt_out_by_text else RevocationMeans.VERBAL
+                )
+        if consent:
+            consents.append(consent)
+        attempts.extend(_attempts_for(lead, plan))
     bulk_create_with_history(consents, ConsentRecord, batch_size=500)
     bulk_create_with_history(suppressions, Suppression, batch_size=500)
     bulk_create_with_history(attempts, ContactAttempt, batch_size=500)
+    leads = [plan.lead for plan in plans]
     summary.touches_created = _welcome_texts_plan(leads, rng, now)
     summary.leads_created = len(leads)
     summary.consents_created = len(consents)
@@ -382,16 +587,3 @@ def _welcome_texts_plan(leads: list[Lead], rng: random.Random, now) -> int:
             created_by=lead.owner,
         )
     return len(chosen)
-
-
-def _duplicates_mark(leads: list[Lead]) -> None:
-    candidates = [lead for lead in leads if lead.status == LeadStatus.RETURNED]
-    originals = [lead for lead in leads if lead.status == LeadStatus.WON]
-    for duplicate, original in zip(candidates[::2], originals, strict=False):
-        duplicate.duplicate_of = original
-        duplicate.phone = original.phone
-        duplicate.email = original.email
-    Lead.objects.bulk_update(
-        [lead for lead in candidates[::2] if lead.duplicate_of_id],
-        ["duplicate_of", "phone", "email"],
-    )

@@ -1,12 +1,40 @@
+import datetime
+from collections import defaultdict
+
 import pytest
+import time_machine
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.db.models import Q
 
+from compliance.gate import candidate_places
+from compliance.hours import hours_check
 from compliance.models import ConsentRecord, ContactDecision, Suppression
+from compliance.rules import HOURS_CHANNELS, attempt_caps_for
 from leads.demo import DEMO_PASSWORD
-from leads.models import ContactAttempt, Lead, LeadSource, Touch, TouchStatus
+from leads.models import ContactAttempt, Direction, Lead, LeadSource, RepProfile, Touch, TouchStatus
 
 pytestmark = pytest.mark.django_db
+
+# The demo is made relative to now. A Sunday, 10 PM in New York: no state allows a call at that
+# hour, and the 45 days before it hold Thanksgiving (a holiday ban in several states) and the
+# end of daylight saving time.
+SEEDED_AT = datetime.datetime(2026, 11, 30, 3, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def demo_settings(settings):
+    settings.DEBUG = True
+    settings.SELLER_NAMES = ["Brightside Home Services"]  # as DEBUG sets it
+    return settings
+
+
+@pytest.fixture
+def demo(demo_settings):
+    """The demo as `make demo` loads it, at SEEDED_AT."""
+    with time_machine.travel(SEEDED_AT, tick=False):
+        call_command("seed_demo")
+        yield
 
 
 def _counts():
@@ -20,13 +48,12 @@ def _counts():
     )
 
 
-def test_demo_data_is_realistic_and_loading_twice_adds_nothing(settings, capsys):
-    settings.DEBUG = True
-    settings.SELLER_NAMES = ["Brightside Home Services"]  # as DEBUG sets it
-
-    call_command("seed_demo")
+def test_demo_data_is_realistic_and_loading_twice_adds_nothing(demo_settings, capsys):
+    with time_machine.travel(SEEDED_AT, tick=False):
+        call_command("seed_demo")
     first = _counts()
-    call_command("seed_demo")
+    with time_machine.travel(SEEDED_AT + datetime.timedelta(days=1), tick=False):
+        call_command("seed_demo")
 
     assert _counts() == first
     leads, sources, consents, suppressions, attempts, touches = first
@@ -46,9 +73,74 @@ def test_demo_data_is_realistic_and_loading_twice_adds_nothing(settings, capsys)
     assert ContactDecision.objects.filter(touch__isnull=False).count() == touches
 
 
-def test_demo_logins_work(settings):
-    settings.DEBUG = True
-    call_command("seed_demo", leads=50)
+def test_demo_attempts_all_happened_before_it_was_loaded(demo):
+    assert ContactAttempt.objects.count() > 1000
+    assert not ContactAttempt.objects.filter(
+        Q(started_at__gt=SEEDED_AT) | Q(ended_at__gt=SEEDED_AT)
+    ).exists()
+    assert not Suppression.objects.filter(received_at__gt=SEEDED_AT).exists()
+
+
+def test_demo_calls_and_texts_were_made_in_the_leads_calling_hours(demo):
+    attempts = ContactAttempt.objects.filter(
+        direction=Direction.OUTBOUND, channel__in=HOURS_CHANNELS
+    ).select_related("lead")
+    outside = []
+    for attempt in attempts:
+        zones, states = candidate_places(attempt.lead)
+        hours = hours_check(
+            zones=zones, states=states, at=attempt.started_at, channel=attempt.channel
+        )
+        if not hours.allowed:
+            outside.append(f"{attempt.started_at} {attempt.lead.state}: {hours.reasons[0].message}")
+
+    assert len(attempts) > 1000
+    assert outside == [], f"{len(outside)} of {len(attempts)}, e.g. {outside[:3]}"
+
+
+def test_demo_calls_keep_the_attempt_caps(demo):
+    by_phone = defaultdict(list)
+    for attempt in ContactAttempt.objects.filter(direction=Direction.OUTBOUND).select_related(
+        "lead"
+    ):
+        by_phone[str(attempt.lead.phone)].append(attempt)
+    over = []
+    for attempts in by_phone.values():
+        attempts.sort(key=lambda attempt: attempt.started_at)
+        for number, attempt in enumerate(attempts):
+            _, states = candidate_places(attempt.lead)
+            for cap in attempt_caps_for(states):
+                if attempt.channel not in cap.channels:
+                    continue
+                # What the gate counts before this attempt: earlier ones in the rolling window.
+                counted = [
+                    earlier
+                    for earlier in attempts[:number]
+                    if earlier.channel in cap.channels
+                    and earlier.started_at > attempt.started_at - cap.window
+                    and (not cap.same_product or earlier.lead.product == attempt.lead.product)
+                ]
+                if len(counted) >= cap.limit:
+                    over.append(f"{attempt.lead.phone} at {attempt.started_at}: {cap.citation}")
+
+    assert over == [], f"{len(over)} attempts over a cap, e.g. {over[:3]}"
+
+
+def test_demo_reps_hold_no_more_open_leads_than_their_capacity(demo):
+    reps = RepProfile.objects.with_open_lead_count().select_related("user")
+
+    assert len(reps) == 2
+    for rep in reps:
+        assert 0 < rep.open_lead_count <= rep.capacity, rep.user.username
+        owned_states = set(rep.user.owned_leads.values_list("state", flat=True))
+        assert all(rep.is_licensed_in(state) for state in owned_states), rep.user.username
+    # Routing left the leads no rep has claimed or has room for in the pool.
+    assert Lead.objects.open().filter(owner=None).exists()
+
+
+def test_demo_logins_work(demo_settings):
+    with time_machine.travel(SEEDED_AT, tick=False):
+        call_command("seed_demo", leads=50)
 
     manager = authenticate(username="manager", password=DEMO_PASSWORD)
     reps = [
@@ -58,6 +150,13 @@ def test_demo_logins_work(settings):
     assert manager.is_staff and manager.groups.filter(name="Manager").exists()
     assert all(rep.rep_profile.is_active and not rep.is_staff for rep in reps)
     assert all(rep.owned_leads.exists() for rep in reps)
+
+
+def test_demo_refuses_more_leads_than_it_has_phone_numbers_for(demo_settings):
+    with pytest.raises(CommandError, match="room for 0 to 4,000 leads"):
+        call_command("seed_demo", leads=4001)
+
+    assert Lead.objects.count() == 0
 
 
 def test_demo_refuses_without_debug(settings):

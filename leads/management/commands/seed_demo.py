@@ -1,14 +1,19 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from leads.demo import DEMO_PASSWORD, demo_data_load
+from leads.demo import DEMO_PASSWORD, MAX_DEMO_LEADS, demo_data_load
 
 
 class Command(BaseCommand):
     help = "Load demo sources, reps, a manager and about 2,000 leads. Safe to run twice."
 
     def add_arguments(self, parser):
-        parser.add_argument("--leads", type=int, default=2000, help="How many demo leads.")
+        parser.add_argument(
+            "--leads",
+            type=int,
+            default=2000,
+            help=f"How many demo leads (at most {MAX_DEMO_LEADS:,}).",
+        )
         parser.add_argument(
             "--force",
             action="store_true",
@@ -20,6 +25,11 @@ class Command(BaseCommand):
             raise CommandError(
                 "Refusing to create demo users with a published password while DEBUG is off. "
                 "Use --force on a machine nobody else can reach."
+            )
+        if not 0 <= leads <= MAX_DEMO_LEADS:
+            raise CommandError(
+                f"--leads: the demo has room for 0 to {MAX_DEMO_LEADS:,} leads "
+                "(each city's 100 phone numbers reserved for fiction)."
             )
         summary = demo_data_load(lead_count=leads)
         self.stdout.write(
