@@ -19,9 +19,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# Unsubscribe links point at the demo's own address; set SITE_URL to give another.
+demo: SITE_URL ?= http://$(HOST):$(PORT)
 demo: install
 	DEBUG=1 $(PY) manage.py migrate --noinput
-	DEBUG=1 $(PY) manage.py seed_demo
+	DEBUG=1 SITE_URL=$(SITE_URL) $(PY) manage.py seed_demo
 	@echo
 	@echo "Leadline is starting at http://$(HOST):$(PORT)/"
 	@echo "  Managers: http://$(HOST):$(PORT)/admin/   login: manager / leadline-demo"
@@ -29,9 +31,9 @@ demo: install
 	@echo "Press Ctrl-C to stop."
 	@echo
 	@# The clock (Celery beat in production) sends texts and emails when they fall due.
-	DEBUG=1 $(PY) manage.py run_clock & clock=$$!; \
+	DEBUG=1 SITE_URL=$(SITE_URL) $(PY) manage.py run_clock & clock=$$!; \
 		trap 'kill $$clock 2>/dev/null' EXIT INT TERM; \
-		DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+		DEBUG=1 SITE_URL=$(SITE_URL) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
