@@ -1,7 +1,8 @@
 """What the benchmarks share: their own PostgreSQL database and Django set up against it.
 
-BENCH_DATABASE names that database (default leadline_bench), so a quick run can use one of
-its own and never replace the data set a full-size run loaded.
+BENCH_DATABASE names that database (default leadline_bench). A --quick run uses
+leadline_bench_quick unless BENCH_DATABASE names another, so its tiny sizes never replace
+the data set a full-size run loaded.
 """
 
 import os
@@ -10,8 +11,20 @@ from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DB = os.environ.get("BENCH_DATABASE") or "leadline_bench"
+DEFAULT_BENCH_DATABASE = "leadline_bench"
+QUICK_BENCH_DATABASE = "leadline_bench_quick"
 BENCH_SECRET_KEY = "bench-only-secret-key-bench-only-secret-key-0123456789"
+
+
+def bench_database_name() -> str:
+    # Read at call time, so a script may choose its database after importing this module.
+    return os.environ.get("BENCH_DATABASE") or DEFAULT_BENCH_DATABASE
+
+
+def quick_database_default() -> str:
+    """Point a --quick run at its own database unless BENCH_DATABASE names one; return it."""
+    os.environ["BENCH_DATABASE"] = os.environ.get("BENCH_DATABASE") or QUICK_BENCH_DATABASE
+    return os.environ["BENCH_DATABASE"]
 
 
 def bench_database_url() -> str:
@@ -23,13 +36,14 @@ def bench_database_url() -> str:
     import psycopg
     from psycopg import sql
 
+    name = bench_database_name()
     # The maintenance database, since DATABASE_URL's own (a test run's, say) may not exist.
     maintenance = urlunparse(parts._replace(path="/postgres"))
     with psycopg.connect(maintenance, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(BENCH_DB)))
-    return urlunparse(parts._replace(path=f"/{BENCH_DB}"))
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return urlunparse(parts._replace(path=f"/{name}"))
 
 
 def server_env(**extra: str) -> dict[str, str]:
