@@ -63,8 +63,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Sources' single-lead POSTs are answered here, before the middleware for browsers.
-    "leads.api.middleware.LeadIntakeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -216,11 +214,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_TICK_SECONDS),
         "options": {"expires": CLOCK_TICK_SECONDS * 2},
     },
-    # Leads whose hand-off to the fast lane was lost (Redis away, a web process killed).
+    # Leads the fast lane missed (Redis away, a process killed) or failed on.
     "sweep-unprocessed-leads": {
         "task": "leads.tasks.sweep_unprocessed_leads",
-        "schedule": 60.0,
-        "options": {"expires": 60},
+        "schedule": float(CLOCK_TICK_SECONDS),
+        "options": {"expires": CLOCK_TICK_SECONDS * 2},
     },
 }
 
@@ -237,7 +235,7 @@ RQ_QUEUES = {
 }
 RQ_SHOW_ADMIN_LINK = bool(REDIS_URL)
 # Enqueue when the surrounding transaction commits, so a job never sees uncommitted rows.
-RQ = {"COMMIT_MODE": "on_db_commit", "WORKER_CLASS": "crm.queues.LeadlineWorker"}
+RQ = {"COMMIT_MODE": "on_db_commit"}
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -5,7 +5,8 @@ import re
 from enum import StrEnum
 from functools import cache
 
-from leads.normalize import PhoneResult, ZipLocation
+from leads.normalize import PhoneResult
+from leads.places import ZipLocation
 
 
 class QualityFlag(StrEnum):
