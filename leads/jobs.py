@@ -2,11 +2,8 @@
 
 from rq import get_current_job
 
-from crm.queues import rq_queue
 from leads.intake.csv_import import import_run
 from leads.models import ImportRun
-
-IMPORT_TIMEOUT_SECONDS = 3 * 3600
 
 
 def _report_progress(run_id: int) -> None:
@@ -23,9 +20,3 @@ def run_import(run_id: int) -> dict:
         run=ImportRun.objects.select_related("source").get(pk=run_id), progress=_report_progress
     )
     return {"status": run.status, "accepted": run.accepted, "rejected": run.rejected}
-
-
-def enqueue_import(run_id: int) -> None:
-    rq_queue("imports").enqueue(
-        run_import, run_id, job_id=f"import-{run_id}", job_timeout=IMPORT_TIMEOUT_SECONDS
-    )

@@ -15,11 +15,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from compliance.models import CaptureMethod
+from crm.queues import rq_queue
 from leads.intake.payload import CONSENT_FIELDS
 from leads.intake.service import DUPLICATE, REJECTED, leads_accept, leads_check, leads_store
 from leads.models import ImportRun, ImportStatus, LeadSource
 
 CHUNK_ROWS = 1000
+IMPORT_JOB = "leads.jobs.run_import"
+IMPORT_TIMEOUT_SECONDS = 3 * 3600
 IMPORT = CaptureMethod.IMPORT
 LEAD_FIELDS = (
     "source_lead_id",
@@ -127,10 +130,15 @@ def import_start(*, run: ImportRun, mapping: dict[str, str]) -> ImportRun:
     run.status = ImportStatus.QUEUED
     run.save(update_fields=["column_mapping", "status"])
     LeadSource.objects.filter(pk=run.source_id).update(csv_column_mapping=mapping)
-    from leads.jobs import enqueue_import
-
-    transaction.on_commit(lambda: enqueue_import(run.pk))
+    transaction.on_commit(lambda: import_enqueue(run_id=run.pk))
     return run
+
+
+def import_enqueue(*, run_id: int) -> None:
+    """Queue the import job (by name: the job module calls this one, not the reverse)."""
+    rq_queue("imports").enqueue(
+        IMPORT_JOB, run_id, job_id=f"import-{run_id}", job_timeout=IMPORT_TIMEOUT_SECONDS
+    )
 
 
 def _rows(run: ImportRun) -> Iterator[tuple[int, dict]]:

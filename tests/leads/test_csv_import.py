@@ -9,8 +9,7 @@ from django.urls import reverse
 from rq import SimpleWorker
 
 from crm.queues import rq_queue
-from leads.intake.csv_import import import_create, import_start
-from leads.jobs import enqueue_import
+from leads.intake.csv_import import import_create, import_enqueue, import_start
 from leads.models import ImportRun, ImportStatus, Lead
 from tests.conftest import require_service
 
@@ -177,7 +176,7 @@ def test_import_job_runs_on_a_real_rq_worker(media, source, django_capture_on_co
         )
     queue = rq_queue("imports")
     with django_capture_on_commit_callbacks(execute=True):
-        enqueue_import(run.pk)
+        import_enqueue(run_id=run.pk)
 
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
