@@ -1,28 +1,47 @@
-"""Fixed-window request counters, kept in Django's cache (Redis when configured, so every
-process shares them). Lead intake counts its requests in its own Redis round trip instead:
-see leads.intake.handoff.intake_window_hit."""
+"""Fixed-window request counters, shared by every process through Redis.
 
+Without Redis (the embedded default) the counter lives in Django's cache, i.e. this process.
+A counter that cannot be reached lets the request through: a rate limit is worth less than a
+lead, so with Redis away intake stores leads instead of failing.
+"""
+
+import logging
 import time
 
+import redis
 from django.conf import settings
 from django.core.cache import cache as django_cache
 
+from crm.redis_connection import redis_client, redis_key
 
-def window_key(key: str, window_seconds: int) -> tuple[str, int]:
-    """Return the counter of the current window for this key, and the seconds until it ends."""
-    now = time.time()
-    window = int(now // window_seconds)
-    full_key = f"{settings.REDIS_KEY_PREFIX}ratelimit:{key}:{window}"
-    return full_key, window_seconds - int(now) % window_seconds
+logger = logging.getLogger(__name__)
 
 
 def window_hit(*, key: str, window_seconds: int) -> tuple[int, int]:
-    """Count one hit in the current window; return (hits so far, seconds until it ends)."""
-    full_key, seconds_left = window_key(key, window_seconds)
+    """Count one hit in the current window; return (hits so far, seconds until it ends).
+
+    The count is 0 when the counter could not be reached.
+    """
+    now = time.time()
+    full_key = redis_key(f"ratelimit:{key}:{int(now // window_seconds)}")
+    seconds_left = window_seconds - int(now) % window_seconds
+    if not settings.REDIS_URL:
+        return _cache_hit(full_key, window_seconds), seconds_left
+    try:
+        pipe = redis_client().pipeline(transaction=False)
+        pipe.incr(full_key)
+        pipe.expire(full_key, window_seconds * 2)
+        count, _ = pipe.execute()
+    except redis.RedisError:
+        logger.warning("Rate limit %s not counted: Redis is unreachable", key, exc_info=True)
+        return 0, seconds_left
+    return count, seconds_left
+
+
+def _cache_hit(full_key: str, window_seconds: int) -> int:
     django_cache.add(full_key, 0, timeout=window_seconds * 2)
     try:
-        count = django_cache.incr(full_key)
+        return django_cache.incr(full_key)
     except ValueError:  # evicted between add and incr
         django_cache.set(full_key, 1, timeout=window_seconds * 2)
-        count = 1
-    return count, seconds_left
+        return 1

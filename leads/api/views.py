@@ -1,25 +1,19 @@
 """The lead sources' API: deliver leads one at a time or in batches."""
 
-import io
-
-from django.conf import settings
-from django.http import HttpResponse, QueryDict
+from django.http import QueryDict
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.exceptions import ParseError, Throttled, UnsupportedMediaType
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leads.api import schema
-from leads.api.authentication import IsActiveSource, SourceKeyAuthentication, presented_api_key
+from leads.api.authentication import IsActiveSource, SourceKeyAuthentication
 from leads.api.parsers import SafeJSONParser
-from leads.api.throttling import SourceRateThrottle, source_request_count
+from leads.api.throttling import SourceRateThrottle
 from leads.intake.payload import CONSENT_LIST_FIELDS
 from leads.intake.service import ACCEPTED, DUPLICATE, REJECTED, lead_accept, leads_accept
-from leads.models import LeadSource
-from leads.sources import source_for_api_key
 
 SINGLE_MAX_BYTES = 64 * 1024
 BATCH_MAX_BYTES = 8 * 1024 * 1024
@@ -35,16 +29,10 @@ COMMON_RESPONSES = {
 }
 
 
-def _bad_body_answer(message: str) -> dict:
-    return {"status": REJECTED, "errors": {"body": [message]}, "reasons": ["invalid"]}
-
-
 def _bad_body(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
-    return Response(_bad_body_answer(message), code)
-
-
-def _too_large_answer(max_bytes: int) -> dict:
-    return {"detail": f"The body is larger than {max_bytes:,} bytes."}
+    return Response(
+        {"status": REJECTED, "errors": {"body": [message]}, "reasons": ["invalid"]}, code
+    )
 
 
 def _flat_form(data: QueryDict) -> dict:
@@ -66,7 +54,8 @@ class IntakeView(APIView):
         """Return the parsed body, or a Response explaining why it cannot be read."""
         if self.body_too_large:
             return Response(
-                _too_large_answer(self.max_bytes), status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+                {"detail": f"The body is larger than {self.max_bytes:,} bytes."},
+                status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
             )
         try:
             data = request.data
@@ -104,73 +93,6 @@ class LeadIntakeView(IntakeView):
             return data
         result = lead_accept(source=request.user.source, payload=data)
         return Response(result.as_dict(), status=result.http_status)
-
-
-# The hot path: a source POSTing one lead as JSON. DRF's request handling costs as much as
-# the rest of such a request, so `LeadIntakeMiddleware` answers it with `plain_lead_post`,
-# with the same answers, status codes and headers as the DRF view; anything else is left to
-# that view.
-PLAIN_ACCEPT = {"", "*/*", "application/json"}
-
-
-def _content_length(request) -> int:
-    try:
-        return int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        return 0
-
-
-def _plain_post_source(request) -> LeadSource | None:
-    """Return the active source of a plain JSON POST; None leaves the request to DRF."""
-    if request.method != "POST" or request.content_type != "application/json":
-        return None
-    if request.content_params.get("charset", "utf-8").lower() != "utf-8":
-        return None
-    if request.META.get("HTTP_ACCEPT", "") not in PLAIN_ACCEPT or _content_length(request) <= 0:
-        return None
-    source = source_for_api_key(presented_api_key(request))
-    return source if source is not None and source.is_active else None
-
-
-def _answer(body: dict, status_code: int, headers: dict | None = None) -> HttpResponse:
-    content = JSONRenderer().render(body)
-    return HttpResponse(
-        content,
-        status=status_code,
-        content_type="application/json",
-        # What the middleware this answer skips would add (CommonMiddleware, XFrameOptions).
-        headers={
-            "Allow": "POST, OPTIONS",
-            "Content-Length": str(len(content)),
-            "X-Frame-Options": settings.X_FRAME_OPTIONS,
-            **(headers or {}),
-        },
-    )
-
-
-def plain_lead_post(request) -> HttpResponse | None:
-    """Answer a plain JSON POST of one lead as LeadIntakeView would; else return None, before
-    anything is counted."""
-    source = _plain_post_source(request)
-    if source is None:
-        return None
-    allowed, retry_after = source_request_count(source)
-    if not allowed:
-        throttled = Throttled(retry_after)
-        return _answer(
-            {"detail": throttled.detail},
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            {"Retry-After": str(throttled.wait)},
-        )
-    if _content_length(request) > SINGLE_MAX_BYTES:
-        too_large = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-        return _answer(_too_large_answer(SINGLE_MAX_BYTES), too_large)
-    try:
-        data = SafeJSONParser().parse(io.BytesIO(request.body), "application/json")
-    except ParseError as error:
-        return _answer(_bad_body_answer(str(error.detail)), status.HTTP_400_BAD_REQUEST)
-    result = lead_accept(source=source, payload=data)
-    return _answer(result.as_dict(), result.http_status)
 
 
 class LeadBatchIntakeView(IntakeView):
