@@ -6,4 +6,7 @@ class LeadsConfig(AppConfig):
     verbose_name = "Leads"
 
     def ready(self):
-        from leads import sources  # noqa: F401 (connects the source cache's signal handlers)
+        from leads import (
+            sources,  # noqa: F401 (connects the source cache's signal handlers)
+            tasks,  # noqa: F401 (registers the tasks intake queues by name)
+        )

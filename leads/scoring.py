@@ -3,8 +3,6 @@
 Each factor is a plain number here so a manager can read why a lead scored what it did.
 """
 
-from simple_history.utils import bulk_update_with_history
-
 from leads.choices import Channel
 from leads.models import Lead, PhoneType
 
@@ -35,18 +33,3 @@ def lead_score(*, lead: Lead, consent_channels: set[str]) -> int:
     score += PER_QUALITY_FLAG * len(lead.quality_flags)
     score += DUPLICATE if lead.duplicate_of_id else 0
     return max(0, min(100, score))
-
-
-def leads_score(*, lead_ids: list[int]) -> list[Lead]:
-    """Score these leads from their data and their unrevoked consent, and save the scores."""
-    leads = list(Lead.objects.filter(pk__in=lead_ids).prefetch_related("consents"))
-    for lead in leads:
-        channels = {
-            channel
-            for consent in lead.consents.all()
-            if consent.revoked_at is None
-            for channel in consent.channels
-        }
-        lead.score = lead_score(lead=lead, consent_channels=channels)
-    bulk_update_with_history(leads, Lead, ["score"], default_change_reason="Scored")
-    return leads

@@ -4,9 +4,8 @@ from celery import shared_task
 from django.db import OperationalError
 
 from crm.sms import SmsTemporaryError
-from leads.intake.handoff import new_leads_take, unprocessed_leads_hand_off
-from leads.intake.service import intake_history_record
-from leads.scoring import leads_score
+from leads.fastlane import leads_process, unprocessed_leads_process
+from leads.intake.handoff import new_leads_take
 from leads.touches import due_touches_dispatch, touch_send
 
 
@@ -17,9 +16,8 @@ from leads.touches import due_touches_dispatch, touch_send
     acks_late=True,
 )
 def process_new_leads(lead_ids: list[int]) -> None:
-    """The fast lane after intake: record what arrived, then score the new leads."""
-    intake_history_record(lead_ids=lead_ids)
-    leads_score(lead_ids=lead_ids)
+    """The fast lane after intake: each new lead recorded, scored and marked processed."""
+    leads_process(lead_ids=lead_ids)
 
 
 @shared_task(ignore_result=True)
@@ -34,8 +32,8 @@ def drain_new_leads() -> None:
 
 @shared_task(ignore_result=True)
 def sweep_unprocessed_leads() -> None:
-    """The clock's safety net for the fast lane: leads whose hand-off was lost."""
-    unprocessed_leads_hand_off()
+    """The clock's safety net for the fast lane: leads it missed or failed on."""
+    unprocessed_leads_process()
 
 
 @shared_task(

@@ -15,8 +15,8 @@ from django.db import transaction
 from django.db.models import Case, F, When
 from django.utils import timezone
 
-from compliance.models import CaptureMethod, ConsentRecord
-from crm.collector import cycle_collection_paused
+from compliance.models import CaptureMethod
+from leads.intake.handoff import new_leads_hand_off
 from leads.intake.payload import CleanLead, Problems, payload_clean
 from leads.intake.storage import StoredLead, leads_insert, leads_stored
 from leads.models import Lead, LeadSource, SourceDailyCount
@@ -31,8 +31,6 @@ OVER_DAILY_CAP = "over_daily_cap"
 CONSENT_REQUIRED = "consent_required"
 INVALID = "invalid"
 CONFLICT = "conflict"
-
-RECEIVED = "Received from the source"
 
 
 @dataclass
@@ -212,17 +210,11 @@ def _store(source: LeadSource, cleans: list[CleanLead], now, capture_method) -> 
         if len(admitted) > 1:
             _mark_batch_repeats(admitted, new, concurrent)
         if new:
-            # Their first history rows are written by the fast lane (`intake_history_record`).
+            # Their first history rows are written by the fast lane (leads.fastlane).
             # Robust: a failed enqueue is logged, never turned into an error for a saved lead.
             lead_ids = [lead.id for lead in new.values()]
-            transaction.on_commit(lambda: _after_intake(lead_ids), robust=True)
+            transaction.on_commit(lambda: new_leads_hand_off(lead_ids=lead_ids), robust=True)
     return Stored(len(admitted), new, concurrent)
-
-
-def _after_intake(lead_ids: list[int]) -> None:
-    from leads.intake.handoff import new_leads_hand_off
-
-    new_leads_hand_off(lead_ids=lead_ids)
 
 
 def leads_accept(
@@ -232,9 +224,8 @@ def leads_accept(
     capture_method: str = CaptureMethod.API,
 ) -> list[IntakeResult]:
     """Accept a batch of payloads from one source; return one result per payload, in order."""
-    with cycle_collection_paused() if len(payloads) > 1 else nullcontext():
-        checked = leads_check(source=source, payloads=payloads, capture_method=capture_method)
-        return leads_store(checked=checked)
+    checked = leads_check(source=source, payloads=payloads, capture_method=capture_method)
+    return leads_store(checked=checked)
 
 
 @dataclass
@@ -335,26 +326,6 @@ def _fill_in_rejected_replays(source, payloads, results) -> None:
     rejected = {_raw_id(payloads[i]): i for i, r in enumerate(results) if r.status == REJECTED}
     for source_lead_id, lead in _existing_leads(source, set(rejected) - {""}).items():
         results[rejected[source_lead_id]] = _replay_result(lead)
-
-
-def intake_history_record(*, lead_ids: Sequence[int]) -> None:
-    """Write the first history rows of newly received leads and their consent records.
-
-    Run by the fast lane rather than in the request: the rows say what arrived and when
-    (dated when it was received), and a retry writes none twice.
-    """
-    recorded = set(
-        Lead.history.filter(id__in=lead_ids, history_type="+").values_list("id", flat=True)
-    )
-    leads = list(Lead.objects.filter(pk__in=set(lead_ids) - recorded).order_by("pk"))
-    consents = list(ConsentRecord.objects.filter(lead__in=leads).order_by("pk"))
-    for record in leads:
-        record._history_date = record.received_at  # simple_history's per-object date
-    for record in consents:
-        record._history_date = record.created_at
-    with transaction.atomic():
-        Lead.history.bulk_history_create(leads, default_change_reason=RECEIVED)
-        ConsentRecord.history.bulk_history_create(consents)
 
 
 def lead_accept(*, source: LeadSource, payload: Mapping) -> IntakeResult:

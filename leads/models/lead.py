@@ -32,6 +32,9 @@ class LeadStatus(models.TextChoices):
     DO_NOT_CONTACT = "do_not_contact", "Do not contact"
 
 
+# After this many failures the fast lane stops retrying a lead and leaves it to a person.
+FAST_LANE_MAX_FAILURES = 3
+
 OPEN_STATUSES = (LeadStatus.NEW, LeadStatus.WORKING, LeadStatus.CONTACTED, LeadStatus.APPOINTMENT)
 
 
@@ -41,6 +44,16 @@ class LeadQuerySet(models.QuerySet):
 
     def open(self):
         return self.filter(status__in=OPEN_STATUSES)
+
+    def unprocessed(self):
+        """Leads the fast lane has still to process and may still retry."""
+        return self.filter(processed_at__isnull=True, fast_lane_failures__lt=FAST_LANE_MAX_FAILURES)
+
+    def fast_lane_failed(self):
+        """Leads the fast lane gave up on, waiting for a person."""
+        return self.filter(
+            processed_at__isnull=True, fast_lane_failures__gte=FAST_LANE_MAX_FAILURES
+        )
 
 
 class Lead(models.Model):
@@ -107,6 +120,18 @@ class Lead(models.Model):
         related_name="duplicates",
         help_text="The earlier lead with the same phone or email.",
     )
+    processed_at = models.DateTimeField(
+        "processed by the fast lane",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the fast lane scored this lead and wrote its first history.",
+    )
+    fast_lane_failures = models.PositiveSmallIntegerField(
+        default=0,
+        editable=False,
+        help_text="Times the fast lane failed on this lead; at 3 it waits for a person.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -140,6 +165,12 @@ class Lead(models.Model):
             models.Index(fields=["source_lead_id"], name="lead_source_lead_id_idx"),
             models.Index(Upper("last_name"), name="lead_last_name_upper_idx"),
             models.Index(Upper("first_name"), name="lead_first_name_upper_idx"),
+            # The clock's sweep: the few leads the fast lane has not processed yet.
+            models.Index(
+                fields=["received_at"],
+                condition=models.Q(processed_at__isnull=True),
+                name="lead_unprocessed_idx",
+            ),
         ]
 
     def __str__(self):

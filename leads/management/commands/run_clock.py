@@ -6,7 +6,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from leads.intake.handoff import unprocessed_leads_hand_off
+from leads.fastlane import unprocessed_leads_process
 from leads.touches import due_touches_dispatch
 
 logger = logging.getLogger(__name__)
@@ -14,8 +14,8 @@ logger = logging.getLogger(__name__)
 
 class Command(BaseCommand):
     help = (
-        "Queue due texts and emails every few seconds, and hand leads that missed the fast "
-        "lane to it, as Celery beat does in production. Use it when Leadline runs without "
+        "Queue due texts and emails every few seconds, and process leads the fast lane "
+        "missed, as Celery beat does in production. Use it when Leadline runs without "
         "Redis (tasks run in this process)."
     )
 
@@ -34,12 +34,12 @@ class Command(BaseCommand):
             if queued:
                 self.stdout.write(f"Queued {queued} due touch(es).")
             try:
-                swept = unprocessed_leads_hand_off()
-            except Exception:  # one lead the fast lane fails on must not stop the clock
+                swept = unprocessed_leads_process()
+            except Exception:  # the database away must not stop the clock
                 logger.exception("The sweep for leads that missed the fast lane failed")
             else:
                 if swept:
-                    self.stdout.write(f"Handed {swept} lead(s) that missed it to the fast lane.")
+                    self.stdout.write(f"Processed {swept} lead(s) that missed the fast lane.")
             if once:
                 return
             time.sleep(every)
