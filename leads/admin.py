@@ -9,6 +9,9 @@ from simple_history.admin import SimpleHistoryAdmin
 from compliance.models import ConsentRecord
 from crm.admin_paging import LargeTablePaginator
 from leads import admin_imports  # noqa: F401 (registers the CSV import admin)
+from leads.admin_forms import LeadAddForm
+from leads.fastlane import leads_fast_lane_retry
+from leads.intake.service import leads_store
 from leads.models import ContactAttempt, Lead, LeadSource, RepProfile, Touch
 from leads.search import lead_search_filter
 from leads.sources import source_key_rotate
@@ -132,6 +135,21 @@ class ReceivedAtFilter(admin.DateFieldListFilter):
     title = "received"
 
 
+class FastLaneFilter(admin.SimpleListFilter):
+    title = "fast lane"
+    parameter_name = "fast_lane"
+
+    def lookups(self, request, model_admin):
+        return [("waiting", "Waiting"), ("failed", "Failed: needs a person")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "waiting":
+            return queryset.unprocessed()
+        if self.value() == "failed":
+            return queryset.fast_lane_failed()
+        return queryset
+
+
 @admin.register(Lead)
 class LeadAdmin(SimpleHistoryAdmin):
     list_display = (
@@ -148,6 +166,7 @@ class LeadAdmin(SimpleHistoryAdmin):
     )
     list_filter = (
         "status",
+        FastLaneFilter,
         "source",
         "state",
         ("owner", admin.RelatedFieldListFilter),
@@ -164,18 +183,88 @@ class LeadAdmin(SimpleHistoryAdmin):
     paginator = LargeTablePaginator
     show_full_result_count = False
     show_facets = ShowFacets.NEVER
-    autocomplete_fields = ("source", "owner", "duplicate_of")
-    readonly_fields = ("created_at", "updated_at")
+    autocomplete_fields = ("owner",)
+    # What intake and the business functions own: how the lead arrived, what it cost, where
+    # it stands. A manager edits the person's details and who works the lead.
+    readonly_fields = (
+        "source",
+        "source_lead_id",
+        "received_at",
+        "status",
+        "time_zone",
+        "cost",
+        "is_exclusive",
+        "extra",
+        "score",
+        "first_contact_at",
+        "duplicate_of",
+        "quality_flags",
+        "processed_at",
+        "fast_lane_failures",
+        "created_at",
+        "updated_at",
+    )
     inlines = (ConsentRecordInline, ContactAttemptInline)
     history_list_display = ("status", "owner", "score")
+    actions = ("fast_lane_retry",)
     fieldsets = (
         (None, {"fields": ("source", "source_lead_id", "received_at", "status", "owner")}),
         ("Person", {"fields": ("first_name", "last_name", "phone", "email")}),
         ("Address", {"fields": ("street", "city", "state", "zip_code", "time_zone")}),
         ("Purchase", {"fields": ("product", "cost", "is_exclusive", "extra")}),
-        ("Follow-up", {"fields": ("score", "first_contact_at", "duplicate_of")}),
+        ("Follow-up", {"fields": ("score", "first_contact_at", "duplicate_of", "quality_flags")}),
+        ("Fast lane", {"fields": ("processed_at", "fast_lane_failures")}),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
+    add_fieldsets = (
+        ("Person", {"fields": ("first_name", "last_name", "phone", "email")}),
+        ("Address", {"fields": ("street", "city", "state", "zip_code")}),
+        ("Interest", {"fields": ("product",)}),
+        (
+            "Consent",
+            {
+                "fields": (
+                    "consent_channels",
+                    "consent_capture_method",
+                    "consent_captured_at",
+                    "consent_disclosure_text",
+                )
+            },
+        ),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = LeadAddForm
+            kwargs["fields"] = None
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_inlines(self, request, obj):
+        return () if obj is None else self.inlines
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Added by hand: stored by intake, as the API stores a source's lead.
+        result = leads_store(checked=form.checked)[0]
+        obj.pk = result.lead_id
+        obj.refresh_from_db()
+
+    def save_related(self, request, form, formsets, change):
+        if change:
+            super().save_related(request, form, formsets, change)
+
+    @admin.action(description="Retry the fast lane for leads it failed on")
+    def fast_lane_retry(self, request, queryset):
+        count = leads_fast_lane_retry(leads=queryset)
+        messages.success(request, f"{count} lead(s) go back to the fast lane within seconds.")
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():

@@ -3,7 +3,7 @@
 import time
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.text import slugify
@@ -61,3 +61,24 @@ def source_cache_drop(sender, instance: LeadSource, **kwargs) -> None:
     """Forget this process's lookups of the source's current and replaced keys."""
     for key_hash in (instance.api_key_hash, getattr(instance, "replaced_api_key_hash", "")):
         _sources_by_key_hash.pop(key_hash, None)
+
+
+MANUAL_SOURCE_SLUG = "manual"
+MANUAL_SOURCE_NAME = "Entered by hand"
+
+
+def manual_source() -> LeadSource:
+    """Return the business's own source for leads its people enter by hand (made once)."""
+    source = LeadSource.objects.filter(slug=MANUAL_SOURCE_SLUG).first()
+    if source is not None:
+        return source
+    try:
+        with transaction.atomic():
+            return source_create(
+                name=MANUAL_SOURCE_NAME,
+                slug=MANUAL_SOURCE_SLUG,
+                return_window_days=0,
+                allowed_return_reasons=[],
+            )[0]
+    except IntegrityError:  # created meanwhile by another request
+        return LeadSource.objects.get(slug=MANUAL_SOURCE_SLUG)

@@ -287,39 +287,85 @@ def test_changing_a_lead_records_who_changed_what(admin_client, admin_user, sour
     )
     url = reverse("admin:leads_lead_change", args=[lead.pk])
     form = admin_client.get(url).context["adminform"].form
-    data = {
-        name: value
-        for name, value in form.initial.items()
-        if value is not None and not isinstance(value, (dict, list))
-    }
+    data = {name: value for name, value in form.initial.items() if value is not None}
     data.update(
         {
-            "source": source.pk,
-            "status": "working",
+            "first_name": "Zebulon",
             "owner": rep.pk,
-            "received_at_0": lead.received_at.strftime("%Y-%m-%d"),
-            "received_at_1": lead.received_at.strftime("%H:%M:%S"),
             "phone": str(lead.phone),
-            "extra": "{}",
+            # Owned by intake and the business functions: posted, but not taken.
+            "status": "won",
+            "received_at_0": "2020-01-01",
+            "received_at_1": "00:00:00",
             "consents-TOTAL_FORMS": "0",
             "consents-INITIAL_FORMS": "0",
             "attempts-TOTAL_FORMS": "0",
             "attempts-INITIAL_FORMS": "0",
         }
     )
-    data.pop("first_contact_at", None)
-    data.pop("duplicate_of", None)
 
     response = admin_client.post(url, data)
 
     assert response.status_code == 302, response.context["adminform"].form.errors
+    lead.refresh_from_db()
+    assert (lead.status, lead.received_at.year) == ("new", timezone.now().year)
     latest = lead.history.latest()
     assert latest.history_user == admin_user
-    assert latest.status == "working"
     delta = latest.diff_against(latest.prev_record)
-    assert {change.field for change in delta.changes} == {"status", "owner"}
+    assert {change.field for change in delta.changes} == {"first_name", "owner"}
     history_page = admin_client.get(reverse("admin:leads_lead_history", args=[lead.pk]))
     assert admin_user.username in history_page.content.decode()
+
+
+ADD_LEAD = {
+    "first_name": "Jordan",
+    "last_name": "Avery",
+    "phone": "(305) 555-0177",
+    "email": "Jordan.Avery@Example.com",
+    "street": "12 Palm Way",
+    "city": "Miami",
+    "state": "",
+    "zip_code": "33130",
+    "product": "solar",
+    "consent_channels": ["call", "sms"],
+    "consent_capture_method": "phone_recording",
+    "consent_captured_at": "",
+    "consent_disclosure_text": "Jordan agreed on a recorded call that Brightside may call.",
+}
+
+
+def test_a_lead_added_in_the_admin_goes_through_intake_and_the_fast_lane(
+    admin_client, settings, eager_tasks, django_capture_on_commit_callbacks
+):
+    settings.BUSINESS_NAME = "Brightside Home Services"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(reverse("admin:leads_lead_add"), ADD_LEAD)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    lead = Lead.objects.get()
+    assert (lead.source.slug, lead.source.name) == ("manual", "Entered by hand")
+    assert str(lead.phone) == "+13055550177" and lead.email == "jordan.avery@example.com"
+    assert (lead.state, lead.time_zone) == ("FL", "America/New_York")  # from the ZIP
+    assert lead.processed_at is not None and lead.score > 0
+    consent = ConsentRecord.objects.get(lead=lead)
+    assert consent.channels == ["call", "sms"]
+    assert consent.capture_method == "phone_recording"
+    assert consent.seller_names == ["Brightside Home Services"]
+    assert response["Location"] == reverse("admin:leads_lead_changelist")
+
+
+def test_a_lead_added_in_the_admin_is_refused_with_intakes_reasons(admin_client):
+    bad = {**ADD_LEAD, "phone": "555-0100", "zip_code": "00000", "email": "not-an-email"}
+
+    response = admin_client.post(reverse("admin:leads_lead_add"), bad)
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "not a valid US phone number" in str(errors["phone"])
+    assert "not a valid email address" in str(errors["email"])
+    assert "not a US ZIP code" in str(errors["zip_code"])
+    assert not Lead.objects.exists()
 
 
 def test_manager_role_can_use_the_admin_but_not_delete_consent(client, manager, records):
