@@ -11,6 +11,7 @@ import datetime
 import logging
 from email.utils import make_msgid
 
+from celery import current_app
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 REQUEUE_AFTER = datetime.timedelta(minutes=10)
 # How many due touches one tick of the clock hands out.
 DISPATCH_BATCH = 500
+# Queued by name: the tasks module calls this one.
+SEND_TASK = "leads.tasks.send_touch"
 SMS_OPT_OUT_HINT = "Reply STOP to opt out."
 
 
@@ -104,13 +107,14 @@ def _follow(touch: Touch, decision: Decision, *, now: datetime.datetime) -> None
 
 def _queue(touches: list[Touch], *, now: datetime.datetime) -> None:
     """Hand touches to send tasks once this transaction commits."""
-    from leads.tasks import send_touch  # the tasks module imports this one
 
     for touch in touches:
         touch.status = TouchStatus.QUEUED
         touch.queued_at = now
         touch.save(update_fields=["status", "queued_at", "status_note", "due_at"])
-        transaction.on_commit(lambda pk=touch.pk: send_touch.delay(pk))
+        transaction.on_commit(
+            lambda pk=touch.pk: current_app.signature(SEND_TASK, args=[pk]).delay()
+        )
 
 
 def due_touches_dispatch(*, now: datetime.datetime | None = None) -> int:

@@ -319,7 +319,9 @@ def test_two_clocks_hand_out_each_due_touch_once(monkeypatch):
         Touch(lead=lead, channel="sms", body=f"#{n}", due_at=MONDAY_10AM) for n in range(200)
     )
     handed_out: list[int] = []
-    monkeypatch.setattr("leads.tasks.send_touch.delay", handed_out.append)
+    monkeypatch.setattr(
+        "leads.tasks.send_touch.apply_async", lambda args, *_, **__: handed_out.append(args[0])
+    )
     monkeypatch.setattr("leads.touches.DISPATCH_BATCH", 7)
     barrier = threading.Barrier(2)
 
