@@ -1,11 +1,15 @@
 """Measure lead intake under load, beside a bare baseline served the same way.
 
 Usage: .venv/bin/python bench/intake.py [--seconds 15] [--rounds 3] [--workers 5]
-           [--csv-rows 100000] [--skip single batch csv]
+           [--csv-rows 100000] [--fast-lane-leads 200] [--skip single batch csv fast-lane]
+           [--quick]
 
 Needs PostgreSQL (DATABASE_URL names the server; the benchmark uses its own database,
-leadline_bench), Redis (REDIS_URL, default redis://127.0.0.1:6379/15: the rate limiter and
-the Celery broker, as in production), gunicorn and wrk (Debian package `wrk`).
+BENCH_DATABASE, default leadline_bench), Redis (REDIS_URL, default redis://127.0.0.1:6379/15,
+or /14 with --quick: the rate limiter and the Celery broker, as in production; the benchmark
+empties that Redis database when it ends), gunicorn, Celery and wrk (Debian package `wrk`).
+--quick runs every phase at tiny sizes (a second per run, one round, a 500-row CSV) in
+leadline_bench_quick unless BENCH_DATABASE names another: seconds, to show it still runs.
 Prints:
 - single-lead POSTs at 8 and 32 connections: requests/s, p50 and p99 latency, and whether
   every lead answered 2xx is stored, once (lost, doubled), for Leadline and a bare
@@ -15,7 +19,10 @@ Prints:
 - the batch endpoint: leads/s with 1,000 leads per request, in --rounds runs and their
   median;
 - a CSV import of --csv-rows rows: seconds and peak memory of the RQ worker that runs it,
-  beside a bare loop that parses the same file, validates phones and inserts rows in batches.
+  beside a bare loop that parses the same file, validates phones and inserts rows in batches;
+- the fast lane: --fast-lane-leads leads posted one at a time, each timed from the moment
+  its 2xx answer reached the client to the moment a Celery worker (on Redis) had scored it
+  and written its history (`Lead.processed_at`): p50 and p99.
 """
 
 import argparse
@@ -34,15 +41,31 @@ import tempfile
 import threading
 import time
 import urllib.request
+from graphlib import TopologicalSorter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import ROOT, server_env, setup_django
+from bench._common import ROOT, quick_database_default, server_env, setup_django
 
-WARM_UP_SECONDS = 3
 LEADLINE_PORT = 8801
 BASELINE_PORT = 8802
+# The leads of this benchmark's own runs, which it deletes before and after each run.
+BENCH_SOURCE_PREFIX = "Bench intake vendor"
+# Tiny sizes that run every phase in seconds: enough to show the benchmark still works.
+QUICK_SIZES = {
+    "seconds": 1,
+    "warm_up": 1,
+    "rounds": 1,
+    "workers": 2,
+    "batches": 2,
+    "csv_rows": 500,
+    "background_leads": 2_000,
+    "fast_lane_leads": 20,
+}
+# Leads posted before the fast lane's figures count: the worker is up and has connected.
+FAST_LANE_WARM_UP_LEADS = 5
+FAST_LANE_WAIT_SECONDS = 60
 PYTHON = sys.executable
 BIN = Path(PYTHON).parent
 
@@ -185,13 +208,13 @@ def _single_lead(args, source, key: str, env: dict) -> None:
     }
     print(
         f"\nSingle-lead POST, {args.seconds} s per run, gunicorn --workers {args.workers}; "
-        f"{args.rounds} rounds, the servers taking turns, after a {WARM_UP_SECONDS} s warm-up"
+        f"{args.rounds} rounds, the servers taking turns, after a {args.warm_up} s warm-up"
     )
     print(f"{'server':<10} {'conns':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'2xx':>7} "
           f"{'failed':>6} {'lost':>5} {'doubled':>7}")  # fmt: skip
     try:
         for port, auth, _ in servers.values():  # connections opened, statements prepared
-            _wrk(port, 8, WARM_UP_SECONDS, phones, auth)
+            _wrk(port, 8, args.warm_up, phones, auth)
         for connections in (8, 32):
             runs = {name: [] for name in servers}
             for _ in range(args.rounds):
@@ -367,13 +390,117 @@ def _csv_import(args, source, env: dict) -> None:
     print(f"  baseline: {base_seconds:6.1f} s, peak memory {base_megabytes:6.0f} MB")
 
 
+def _lead_post(key: str, phone: str, source_lead_id: str) -> tuple[int, float]:
+    """POST one lead; return its id and the wall-clock time its 2xx answer was read."""
+    body = {
+        "source_lead_id": source_lead_id,
+        "first_name": "Rosa",
+        "last_name": "Alvarez",
+        "phone": phone,
+        "email": f"{source_lead_id}@example.com",
+        "zip": "33130",
+        "state": "FL",
+        "product": "solar",
+        "consent": {
+            "captured_at": "2026-11-22T14:03:00Z",
+            "ip": "10.1.2.3",
+            "disclosure_text": "I agree that Brightside Home Services may call and text me.",
+            "sellers": ["Brightside Home Services"],
+            "channels": ["call", "sms"],
+        },
+    }
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{LEADLINE_PORT}/api/v1/leads/",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = json.load(response)
+    return answer["id"], time.time()
+
+
+def _processed_wait(lead_ids: list[int]) -> dict[int, datetime.datetime]:
+    """Wait until the fast lane has processed these leads, or FAST_LANE_WAIT_SECONDS pass;
+    return the processed_at of those it has."""
+    from leads.models import Lead
+
+    deadline = time.monotonic() + FAST_LANE_WAIT_SECONDS
+    while True:
+        processed = dict(
+            Lead.objects.filter(pk__in=lead_ids, processed_at__isnull=False).values_list(
+                "pk", "processed_at"
+            )
+        )
+        if len(processed) == len(lead_ids) or time.monotonic() > deadline:
+            return processed
+        time.sleep(0.05)
+
+
+def _fast_lane(args, key: str, env: dict, redis_url: str) -> None:
+    """Time each lead from its 2xx answer, as the client read it, to `Lead.processed_at`,
+    which the fast lane sets in the transaction that scores the lead and writes its history."""
+    import redis
+
+    # The earlier phases' hand-offs, which no worker was there to take.
+    redis.Redis.from_url(redis_url).flushdb()
+    worker = subprocess.Popen(
+        [str(BIN / "celery"), "-A", "crm", "worker", "--loglevel", "WARNING"],
+        cwd=ROOT, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL,  # its banner; warnings and errors still show
+    )  # fmt: skip
+    phones, stamp = NewPhones("786"), time.time_ns()
+    first = phones.take(FAST_LANE_WARM_UP_LEADS + args.fast_lane_leads)
+    try:
+        leadline = _gunicorn("crm.wsgi", LEADLINE_PORT, args.workers, env)
+        try:
+            warm_up = [
+                _lead_post(key, phones.phone(first + n), f"fast-lane-{stamp}-warm-{n}")[0]
+                for n in range(FAST_LANE_WARM_UP_LEADS)
+            ]
+            if len(_processed_wait(warm_up)) < len(warm_up):
+                sys.exit(f"the Celery worker processed nothing in {FAST_LANE_WAIT_SECONDS} s")
+            answers = [
+                _lead_post(key, phones.phone(first + n), f"fast-lane-{stamp}-{n}")
+                for n in range(
+                    FAST_LANE_WARM_UP_LEADS, FAST_LANE_WARM_UP_LEADS + args.fast_lane_leads
+                )
+            ]
+            processed = _processed_wait([lead_id for lead_id, _ in answers])
+        finally:
+            _stop(leadline)
+    finally:
+        _stop(worker)
+    latencies = [
+        (processed[lead_id].timestamp() - answered_at) * 1000
+        for lead_id, answered_at in answers
+        if lead_id in processed
+    ]
+    print(
+        f"\nFast lane: {args.fast_lane_leads} leads posted one at a time, a Celery worker on "
+        "Redis; from the intake's 2xx (as the client read it) to the lead scored and its "
+        "history written (processed_at)"
+    )
+    if latencies:
+        p50, p99 = _percentiles(latencies)
+        print(f"  p50 {p50:.1f} ms, p99 {p99:.1f} ms", end="")
+    print(
+        f"  ({len(latencies)} processed, {len(answers) - len(latencies)} not within "
+        f"{FAST_LANE_WAIT_SECONDS} s)"
+    )
+
+
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return values[0], values[0]
+    return statistics.median(values), statistics.quantiles(values, n=100, method="inclusive")[98]
+
+
 BACKGROUND_SOURCE = "Bench background"
-BACKGROUND_LEADS = 50_000
 
 
-def _background_leads() -> None:
-    """Give the benchmark database the leads of a CRM in use, once: BACKGROUND_LEADS leads
-    of their own source, which the benchmarks insert beside and never delete.
+def _background_leads(count: int) -> None:
+    """Give the benchmark database the leads of a CRM in use, once: `count` leads of their
+    own source, which the benchmarks insert beside and never delete.
 
     The statistics PostgreSQL plans intake's prepared insert with then describe a table in
     use: planned against an empty, analysed table, its duplicate lookups read the whole
@@ -389,7 +516,7 @@ def _background_leads() -> None:
     source = LeadSource.objects.filter(name=BACKGROUND_SOURCE).first()
     if source is None:
         source, _ = source_create(name=BACKGROUND_SOURCE)
-    missing = BACKGROUND_LEADS - Lead.objects.filter(source=source).count()
+    missing = count - Lead.objects.filter(source=source).count()
     if missing <= 0:
         return
     print(f"Storing {missing:,} background leads (once per benchmark database)")
@@ -433,36 +560,79 @@ def _bench_leads_delete() -> None:
     from django.db import connection
 
     from bench.baseline.app import TABLE_SQL
+    from leads.models import Lead
 
     bench_leads = (
         "SELECT id FROM leads_lead WHERE source_id IN "
-        "(SELECT id FROM leads_leadsource WHERE name LIKE 'Bench vendor %%')"
+        f"(SELECT id FROM leads_leadsource WHERE name LIKE '{BENCH_SOURCE_PREFIX} %%')"
     )
     with connection.cursor() as cursor:
         cursor.execute(TABLE_SQL)
-        # Only other leads refer to them (as their duplicates): the fast lane does not run
-        # during the benchmark.
+        # Other leads refer to them only as their duplicates: those are kept.
         cursor.execute(
             f"UPDATE leads_lead SET duplicate_of_id = NULL WHERE duplicate_of_id IN ({bench_leads})"
         )
-        cursor.execute(f"DELETE FROM compliance_consentrecord WHERE lead_id IN ({bench_leads})")
+        for table, column in _tables_referring_to_leads():
+            cursor.execute(f"DELETE FROM {table} WHERE {column} IN ({bench_leads})")
+        cursor.execute(
+            f"DELETE FROM {Lead.history.model._meta.db_table} WHERE id IN ({bench_leads})"
+        )
         cursor.execute(f"DELETE FROM leads_lead WHERE id IN ({bench_leads})")
         cursor.execute("TRUNCATE bench_baseline_lead")
         cursor.execute("VACUUM ANALYZE leads_lead, compliance_consentrecord, bench_baseline_lead")
 
 
+def _tables_referring_to_leads() -> list[tuple[str, str]]:
+    """Return (table, column) for every other model's reference to a lead, read from the
+    models (consents, the fast lane's history rows, and whatever later stages add), each
+    table before the tables it refers to, so its rows can be deleted first."""
+    from leads.models import Lead
+
+    references = [
+        relation.field
+        for relation in Lead._meta.get_fields(include_hidden=True)
+        if relation.auto_created
+        and not relation.concrete
+        and relation.related_model not in (Lead, Lead.history.model)
+    ]
+    models = {field.model for field in references}
+    order = TopologicalSorter()
+    for model in models:
+        order.add(model)
+        for model_field in model._meta.concrete_fields:
+            if model_field.is_relation and model_field.related_model in models - {model}:
+                order.add(model_field.related_model, model)  # `model`'s rows go first
+    rank = {model: n for n, model in enumerate(order.static_order())}
+    references.sort(key=lambda field: rank[field.model])
+    return [(field.model._meta.db_table, field.column) for field in references]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--warm-up", type=int, default=3, help="Seconds of wrk per server.")
     parser.add_argument("--workers", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batches", type=int, default=20)
     parser.add_argument("--csv-rows", type=int, default=100_000)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["single", "batch", "csv"])
+    parser.add_argument("--background-leads", type=int, default=50_000)
+    parser.add_argument("--fast-lane-leads", type=int, default=200)
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["single", "batch", "csv", "fast-lane"]
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="Tiny sizes in a database of their own: seconds."
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/intake.py needs wrk: apt-get install wrk")
-    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    if args.quick:
+        quick_database_default()
+        vars(args).update(QUICK_SIZES)
+    quick_redis = "redis://127.0.0.1:6379/14"  # never the Redis database of a full run
+    redis_url = os.environ.get("REDIS_URL") or (
+        quick_redis if args.quick else "redis://127.0.0.1:6379/15"
+    )
     setup_django(REDIS_URL=redis_url)
     from django.core.management import call_command
 
@@ -470,10 +640,10 @@ def main() -> None:
     from leads.sources import source_create
 
     call_command("migrate", verbosity=0)
-    _background_leads()
+    _background_leads(args.background_leads)
     _bench_leads_delete()  # those of an earlier run that stopped half-way
     source, key = source_create(
-        name=f"Bench vendor {time.time_ns()}", rate_limit_per_minute=10_000_000
+        name=f"{BENCH_SOURCE_PREFIX} {time.time_ns()}", rate_limit_per_minute=10_000_000
     )
     LeadSource.objects.filter(pk=source.pk).update(accepted_products=[])
     env = server_env(REDIS_URL=redis_url)
@@ -485,6 +655,8 @@ def main() -> None:
             _batch(args, key, env)
         if "csv" not in args.skip:
             _csv_import(args, source, env)
+        if "fast-lane" not in args.skip:
+            _fast_lane(args, key, env, redis_url)
     finally:
         _bench_leads_delete()
     import redis
