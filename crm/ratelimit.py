@@ -17,10 +17,10 @@ from crm.redis_connection import redis_client, redis_key
 logger = logging.getLogger(__name__)
 
 
-def window_hit(*, key: str, window_seconds: int) -> tuple[int, int]:
+def window_hit(*, key: str, window_seconds: int) -> tuple[int | None, int]:
     """Count one hit in the current window; return (hits so far, seconds until it ends).
 
-    The count is 0 when the counter could not be reached.
+    The count is None when the counter could not be reached.
     """
     now = time.time()
     full_key = redis_key(f"ratelimit:{key}:{int(now // window_seconds)}")
@@ -34,7 +34,7 @@ def window_hit(*, key: str, window_seconds: int) -> tuple[int, int]:
         count, _ = pipe.execute()
     except redis.RedisError:
         logger.warning("Rate limit %s not counted: Redis is unreachable", key, exc_info=True)
-        return 0, seconds_left
+        return None, seconds_left
     return count, seconds_left
 
 

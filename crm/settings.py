@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -181,6 +182,11 @@ SECURE_REFERRER_POLICY = "same-origin"
 # Queues. REDIS_URL unset means everything runs in-process (the embedded default).
 REDIS_URL = os.environ.get("REDIS_URL", "")
 TASKS_IN_PROCESS = not REDIS_URL
+# With Redis unreachable, intake stores leads as usual ("accept", the rate limit not counted)
+# or answers 503 with Retry-After, storing nothing ("refuse").
+INTAKE_WITHOUT_REDIS = os.environ.get("INTAKE_WITHOUT_REDIS", "accept").strip().lower()
+if INTAKE_WITHOUT_REDIS not in {"accept", "refuse"}:
+    raise ImproperlyConfigured("INTAKE_WITHOUT_REDIS must be accept or refuse.")
 # Put before Leadline's own Redis keys (rate limits, the fast-lane hand-off), so that two
 # deployments (or two test runs) can share one Redis.
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "")

@@ -13,7 +13,14 @@ from leads.api.authentication import IsActiveSource, SourceKeyAuthentication
 from leads.api.parsers import SafeJSONParser
 from leads.api.throttling import SourceRateThrottle
 from leads.intake.payload import CONSENT_LIST_FIELDS
-from leads.intake.service import ACCEPTED, DUPLICATE, REJECTED, lead_accept, leads_accept
+from leads.intake.service import (
+    ACCEPTED,
+    DUPLICATE,
+    INVALID,
+    REJECTED,
+    lead_accept,
+    leads_accept,
+)
 
 SINGLE_MAX_BYTES = 64 * 1024
 BATCH_MAX_BYTES = 8 * 1024 * 1024
@@ -26,13 +33,16 @@ COMMON_RESPONSES = {
     403: OpenApiResponse(schema.Problem, description="This source is paused."),
     413: OpenApiResponse(schema.Problem, description="The body is too large."),
     429: OpenApiResponse(schema.Problem, description="Too many requests; see Retry-After."),
+    503: OpenApiResponse(
+        schema.Problem,
+        description="Only when the buyer chose to pause intake while its queue is away: "
+        "nothing was stored; send again after Retry-After.",
+    ),
 }
 
 
 def _bad_body(message: str, code: int = status.HTTP_400_BAD_REQUEST) -> Response:
-    return Response(
-        {"status": REJECTED, "errors": {"body": [message]}, "reasons": ["invalid"]}, code
-    )
+    return Response({"status": REJECTED, "errors": {"body": [message]}, "reasons": [INVALID]}, code)
 
 
 def _flat_form(data: QueryDict) -> dict:
@@ -115,7 +125,11 @@ class LeadBatchIntakeView(IntakeView):
         payloads = data.get("leads") if isinstance(data, dict) else data
         if not isinstance(payloads, list):
             return Response(
-                {"status": REJECTED, "errors": {"leads": ["Must be a list of leads."]}},
+                {
+                    "status": REJECTED,
+                    "errors": {"leads": ["Must be a list of leads."]},
+                    "reasons": [INVALID],
+                },
                 status.HTTP_422_UNPROCESSABLE_ENTITY,
             )
         if len(payloads) > BATCH_MAX_LEADS:
@@ -123,6 +137,7 @@ class LeadBatchIntakeView(IntakeView):
                 {
                     "status": REJECTED,
                     "errors": {"leads": [f"At most {BATCH_MAX_LEADS:,} leads per request."]},
+                    "reasons": [INVALID],
                 },
                 status.HTTP_422_UNPROCESSABLE_ENTITY,
             )

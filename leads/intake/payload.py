@@ -54,6 +54,8 @@ CONSENT_FIELDS = (
 )
 CONSENT_LIST_FIELDS = ("sellers", "channels")
 MAX_EXTRA_BYTES = 16_384
+MAX_EXTRA_DEPTH = 5
+MAX_EXTRA_KEYS = 200
 # One encoder for every lead: json.dumps with options builds a new one on each call.
 EXTRA_ENCODER = json.JSONEncoder(default=str, allow_nan=False)
 CLOCK_SKEW = datetime.timedelta(minutes=5)
@@ -131,10 +133,24 @@ def _text(raw: Mapping, name: str, problems: Problems, *, label: str = "") -> st
     if limit and len(value) > limit:
         problems.add(label, f"Must be at most {limit} characters (got {len(value)}).")
         return ""
-    if "\x00" in value:
-        problems.add(label, "Must not contain NUL characters.")
+    problem = unstorable_text_problem(value)
+    if problem:
+        problems.add(label, problem)
         return ""
     return value
+
+
+def unstorable_text_problem(value: str) -> str:
+    """Say why text cannot be stored (PostgreSQL refuses NUL and text that is not UTF-8), or
+    return ""."""
+    if "\x00" in value:
+        return "Must not contain NUL characters."
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate, e.g. "\ud800" in JSON
+            return "Must be valid Unicode text (it has a lone surrogate)."
+    return ""
 
 
 def _boolean(value, name: str, problems: Problems) -> bool | None:
@@ -157,6 +173,11 @@ def _string_list(value, name: str, problems: Problems) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         problems.add(name, "Must be a list of text values.")
         return []
+    for item in value:
+        problem = unstorable_text_problem(item)
+        if problem:
+            problems.add(name, problem)
+            return []
     # Form posts and CSV cells may carry several values separated by commas.
     return [part.strip() for item in value for part in item.split(",") if part.strip()]
 
@@ -280,6 +301,10 @@ def _extra(raw: Mapping, problems: Problems) -> dict:
         return {}
     if not value:
         return value
+    problem = _extra_problem(value)
+    if problem:
+        problems.add("extra", problem)
+        return {}
     try:
         encoded = EXTRA_ENCODER.encode(value)
     except ValueError:  # 1e400 reads as infinity, which JSON columns cannot hold
@@ -288,10 +313,33 @@ def _extra(raw: Mapping, problems: Problems) -> dict:
     if len(encoded) > MAX_EXTRA_BYTES:
         problems.add("extra", f"Must be at most {MAX_EXTRA_BYTES:,} bytes as JSON.")
         return {}
-    if "\\u0000" in encoded:  # PostgreSQL cannot store NUL in text or JSON
-        problems.add("extra", "Must not contain NUL characters.")
-        return {}
     return value
+
+
+def _extra_problem(value: dict) -> str:
+    """Say why `extra` cannot be stored and shown safely, or return "".
+
+    Walked without recursion and stopped at MAX_EXTRA_DEPTH: anything deeper would crash the
+    pages and tasks that render or copy it later.
+    """
+    pending, keys = [(value, 1)], 0
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_EXTRA_DEPTH:
+            return f"Must be nested at most {MAX_EXTRA_DEPTH} levels deep."
+        children = item.items() if isinstance(item, dict) else enumerate(item)
+        for key, child in children:
+            if isinstance(key, str):
+                keys += 1
+                if keys > MAX_EXTRA_KEYS:
+                    return f"Must have at most {MAX_EXTRA_KEYS} keys in all."
+                if problem := unstorable_text_problem(key):
+                    return problem
+            if isinstance(child, str) and (problem := unstorable_text_problem(child)):
+                return problem
+            if isinstance(child, (dict, list)):
+                pending.append((child, depth + 1))
+    return ""
 
 
 def _normalised(function, raw_value, problems: Problems):

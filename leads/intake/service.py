@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from compliance.models import CaptureMethod
 from leads.intake.handoff import new_leads_hand_off
-from leads.intake.payload import CleanLead, Problems, payload_clean
+from leads.intake.payload import CleanLead, Problems, payload_clean, unstorable_text_problem
 from leads.intake.storage import StoredLead, leads_insert, leads_stored
 from leads.models import Lead, LeadSource, SourceDailyCount
 
@@ -302,7 +302,11 @@ def _fresh_result(clean: CleanLead, position: int, stored: Stored, source) -> In
 
 
 def _raw_id(raw) -> str:
-    return str(raw.get("source_lead_id", "")).strip() if isinstance(raw, Mapping) else ""
+    """Return the source lead id a payload names, or "" for none that could be stored."""
+    if not isinstance(raw, Mapping):
+        return ""
+    source_lead_id = str(raw.get("source_lead_id", "")).strip()
+    return "" if unstorable_text_problem(source_lead_id) else source_lead_id
 
 
 def _fill_in_batch_replays(payloads, results, fresh) -> None:
