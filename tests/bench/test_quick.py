@@ -1,0 +1,85 @@
+"""Each benchmark still runs: its --quick mode, against the real services, prints its figures.
+
+Timings are the benchmarks' business, never asserted here; a model or setting change that
+breaks a benchmark fails this instead of rotting until someone runs it at full size.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.conftest import require_service
+
+ROOT = Path(__file__).resolve().parents[2]
+# A database and a Redis database of their own: a quick run never touches a full run's data
+# (nor the test run's, which the benchmarks' cleanup would empty).
+QUICK_DATABASE = "leadline_bench_quick"
+QUICK_REDIS_DB = 14
+
+# script: the lines of figures it must print
+BENCHMARKS = {
+    "admin_changelist.py": [
+        "Lead list at ",
+        "bare SQL: first 100 rows, joined (baseline)",
+        "Leadline: first page",
+        "stock admin: search last name",
+    ],
+    "intake.py": [
+        "Single-lead POST",
+        "leadline/baseline = ",
+        "Batch endpoint:",
+        "leads/s",
+        "CSV import of 500 rows",
+        "  leadline: ",
+        "Fast lane: ",
+        "  p50 ",
+    ],
+    "compliance.py": [
+        "Compliance gate benchmark",
+        "decisions/s",
+        "decide, one at a time",
+        "first reason per decision",
+    ],
+}
+
+
+def _quick_env() -> dict[str, str]:
+    env = {**os.environ, "BENCH_DATABASE": QUICK_DATABASE}
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = urlunparse(
+            urlparse(settings.REDIS_URL)._replace(path=f"/{QUICK_REDIS_DB}")
+        )
+    return env
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("script", BENCHMARKS)
+def test_benchmark_runs_quick_and_prints_its_figures(script):
+    require_service(
+        "PostgreSQL",
+        connection.vendor == "postgresql",
+        "the benchmarks make a database of their own on DATABASE_URL's server",
+    )
+    if script == "intake.py":
+        require_service("Redis", bool(settings.REDIS_URL), "intake's benchmark runs Celery on it")
+        require_service("wrk", bool(shutil.which("wrk")), "apt-get install wrk")
+
+    finished = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--quick"],
+        cwd=ROOT,
+        env=_quick_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+    assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
+    missing = [line for line in BENCHMARKS[script] if line not in finished.stdout]
+    assert missing == [], finished.stdout[-3000:]
