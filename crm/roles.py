@@ -52,3 +52,24 @@ def roles_sync_after_migrate(sender, app_config=None, using="default", plan=None
     # Run once, after the last app's permissions exist.
     if app_config is not None and app_config.label == "compliance" and plan is not False:
         roles_sync()
+
+
+def user_is_manageable_by(*, user, actor) -> bool:
+    """Say whether `actor` may change `user`'s account (details, password, groups).
+
+    A superuser may change anyone. A manager may change the people they manage, reps and
+    other non-staff users, never a superuser, a staff user or another manager, nor themselves
+    (a manager changes their own password on the admin's password page).
+    """
+    if actor.is_superuser:
+        return True
+    if user.pk is None:
+        return True  # a new account: what it may be given is limited by grantable_groups
+    return not (user.is_superuser or user.is_staff or user.groups.filter(name=MANAGER).exists())
+
+
+def grantable_groups(*, actor):
+    """Return the role groups `actor` may give to an account."""
+    if actor.is_superuser:
+        return Group.objects.all()
+    return Group.objects.filter(name=REP)

@@ -8,6 +8,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from compliance.models import ConsentRecord
 from crm.admin_paging import LargeTablePaginator
+from crm.roles import grantable_groups, user_is_manageable_by
 from leads import admin_imports  # noqa: F401 (registers the CSV import admin)
 from leads.admin_forms import LeadAddForm
 from leads.fastlane import leads_fast_lane_retry
@@ -355,9 +356,40 @@ admin.site.unregister(User)
 
 @admin.register(User)
 class LeadlineUserAdmin(UserAdmin):
+    """Superusers manage everyone; managers manage reps (crm.roles)."""
+
     inlines = (RepProfileInline,)
     list_display = ("username", "email", "first_name", "last_name", "is_staff", "role_names")
     list_filter = ("is_staff", "is_active", "groups")
+    # What only a superuser may grant.
+    superuser_only_fields = ("is_superuser", "is_staff", "user_permissions")
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not user_is_manageable_by(user=obj, actor=request.user):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not user_is_manageable_by(user=obj, actor=request.user):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        return [
+            (name, {**options, "fields": self._managed_fields(options["fields"])})
+            for name, options in fieldsets
+        ]
+
+    def _managed_fields(self, fields):
+        return tuple(field for field in fields if field not in self.superuser_only_fields)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "groups":
+            kwargs["queryset"] = grantable_groups(actor=request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     @admin.display(description="roles")
     def role_names(self, obj):
