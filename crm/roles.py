@@ -28,6 +28,9 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("leads", "touch"): ("view",),
         ("auth", "user"): ("view", "add", "change"),
         ("django_celery_beat", "periodictask"): ("view", "add", "change", "delete"),
+        # Locked-out sign-ins: deleting an attempt unlocks it.
+        ("axes", "accessattempt"): ("view", "delete"),
+        ("axes", "accessfailurelog"): ("view",),
     },
 }
 
