@@ -1,8 +1,7 @@
 """The baseline for bench/intake.py: Leadline's own settings and middleware, served by the same
 gunicorn, with one bare view that parses the same JSON, validates the phone and inserts one
 row. The difference to Leadline is the cost of intake itself: auth, rate limit, validation,
-dedup, consent, history and the enqueue after commit, less what Leadline saves by answering
-its intake ahead of the middleware meant for browsers (about a sixth of a request)."""
+dedup, consent and the hand-off after commit. Both go through the same middleware."""
 
 import json
 
@@ -15,8 +14,6 @@ from django.views.decorators.csrf import csrf_exempt
 from crm.settings import *  # noqa: F403 (the same settings, another urlconf)
 
 ROOT_URLCONF = "bench.baseline.app"
-# Leadline's shortcut for its own intake view; the bare view goes through the whole stack.
-MIDDLEWARE = [name for name in MIDDLEWARE if name != "leads.api.middleware.LeadIntakeMiddleware"]  # noqa: F405
 
 TABLE_SQL = """
 CREATE TABLE IF NOT EXISTS bench_baseline_lead (
