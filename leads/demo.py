@@ -307,6 +307,8 @@ def _lead_plan(rng: random.Random, index: int, sources, now) -> LeadPlan:
         is_exclusive=source.exclusivity == Exclusivity.EXCLUSIVE,
         status=status,
         score=rng.randint(15, 98),
+        # Loaded with its history, as the fast lane would have left it.
+        processed_at=received_at,
         extra={"utm_source": rng.choice(["google", "facebook", "bing", "tiktok"])},
     )
     return LeadPlan(
