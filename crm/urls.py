@@ -5,10 +5,6 @@ from django.urls import include, path
 
 from crm.health import healthz
 
-admin.site.site_header = "Leadline"
-admin.site.site_title = "Leadline admin"
-admin.site.index_title = "Sources, leads, reps and compliance"
-
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
