@@ -37,6 +37,11 @@ CONSENT_EVIDENCE_FIELDS = (
 )
 
 
+def disclosure_fingerprint(disclosure_text: str) -> str:
+    """Return the SHA-256 of the disclosure words shown, proving later which words they were."""
+    return hashlib.sha256(disclosure_text.encode()).hexdigest() if disclosure_text else ""
+
+
 class ConsentRecord(models.Model):
     """Evidence that a lead agreed to be contacted: what they saw, where, and when."""
 
@@ -95,11 +100,7 @@ class ConsentRecord(models.Model):
         return f"Consent #{self.pk} ({channels})"
 
     def save(self, *args, **kwargs):
-        self.disclosure_sha256 = (
-            hashlib.sha256(self.disclosure_text.encode()).hexdigest()
-            if self.disclosure_text
-            else ""
-        )
+        self.disclosure_sha256 = disclosure_fingerprint(self.disclosure_text)
         super().save(*args, **kwargs)
 
     @property

@@ -8,7 +8,6 @@ The column lists come from the models, so the statement follows their fields.
 """
 
 import datetime
-import hashlib
 import json
 from collections import Counter
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Min
 from psycopg.types.json import Jsonb
 
-from compliance.models import CONSENT_EVIDENCE_FIELDS, ConsentRecord
+from compliance.models import CONSENT_EVIDENCE_FIELDS, ConsentRecord, disclosure_fingerprint
 from leads.intake.payload import CleanConsent, CleanLead
 from leads.models import Lead, LeadSource
 from leads.quality import REPEAT_IP_LIMIT, REPEAT_PHONE_LIMIT, REPEAT_WINDOW, QualityFlag
@@ -212,8 +211,7 @@ def _consent_row(consent: CleanConsent) -> dict:
         "channels": consent.channels,
         "seller_names": consent.seller_names,
         "disclosure_text": disclosure,
-        # As ConsentRecord.save() would: the fingerprint of the words shown.
-        "disclosure_sha256": hashlib.sha256(disclosure.encode()).hexdigest() if disclosure else "",
+        "disclosure_sha256": disclosure_fingerprint(disclosure),
         "captured_at": consent.captured_at.isoformat() if consent.captured_at else None,
         "ip_address": consent.ip_address,
         "user_agent": consent.user_agent,

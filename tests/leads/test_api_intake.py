@@ -558,3 +558,12 @@ def test_openapi_schema_is_valid_and_documented(client):
     assert "/api/v1/leads/batch/" in schema["paths"]
     assert schema["components"]["securitySchemes"]["SourceKey"]["scheme"] == "bearer"
     assert docs.status_code == 200
+
+
+def test_intake_fingerprints_the_disclosure_as_the_model_does(client, source):
+    response = post(client, source, lead_payload())
+
+    consent = ConsentRecord.objects.get(lead_id=response.json()["id"])
+    stored = consent.disclosure_sha256
+    consent.save()  # ConsentRecord.save() computes it again
+    assert stored and stored == consent.disclosure_sha256
