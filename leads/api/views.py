@@ -4,6 +4,7 @@ from django.http import QueryDict
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.negotiation import BaseContentNegotiation, DefaultContentNegotiation
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -49,7 +50,19 @@ def _flat_form(data: QueryDict) -> dict:
     return {key: data.getlist(key) if key in LIST_FORM_FIELDS else data.get(key) for key in data}
 
 
+class JSONOnly(BaseContentNegotiation):
+    """Answer in JSON whatever the client accepts: intake speaks nothing else, and DRF's
+    negotiation (parsing the query string and the Accept header) was an eighth of a lead."""
+
+    def select_parser(self, request, parsers):
+        return DefaultContentNegotiation().select_parser(request, parsers)
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
 class IntakeView(APIView):
+    content_negotiation_class = JSONOnly
     authentication_classes = [SourceKeyAuthentication]
     permission_classes = [IsActiveSource]
     throttle_classes = [SourceRateThrottle]
