@@ -33,12 +33,38 @@ def test_deploy_check_is_clean_with_production_settings():
         "--fail-level",
         "WARNING",
         DEBUG="0",
-        SECRET_KEY="x7#Kp2!vQ9z@Lm4$Wt8^Rb1&Yc6*Hn3(Ud5)Fg0-Js7+Ea2=Oi9_",
-        ALLOWED_HOSTS="leadline.example.com",
+        **PRODUCTION,
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+PRODUCTION = {
+    "SECRET_KEY": "x7#Kp2!vQ9z@Lm4$Wt8^Rb1&Yc6*Hn3(Ud5)Fg0-Js7+Ea2=Oi9_",
+    "ALLOWED_HOSTS": "leadline.example.com",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+    "SMS_BACKEND": "crm.sms.TwilioBackend",
+    "TWILIO_AUTH_TOKEN": "a-twilio-auth-token",
+}
+
+
+@pytest.mark.parametrize(
+    "change, level, message",
+    [
+        ({"TWILIO_AUTH_TOKEN": ""}, "ERROR", "crm.E002"),
+        ({"SMS_BACKEND": "crm.sms.ConsoleBackend"}, "WARNING", "crm.W001"),
+        ({"REDIS_URL": ""}, "WARNING", "crm.W002"),
+    ],
+    ids=["twilio-without-token", "console-sms", "no-redis"],
+)
+def test_deploy_check_names_what_production_lacks(change, level, message):
+    result = _manage(
+        "check", "--deploy", "--fail-level", level, DEBUG="0", **{**PRODUCTION, **change}
+    )
+
+    assert result.returncode != 0
+    assert message in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
