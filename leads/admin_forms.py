@@ -4,6 +4,7 @@ import uuid
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.utils import timezone
 
 from compliance.models import CaptureMethod
@@ -38,8 +39,11 @@ class LeadAddForm(forms.ModelForm):
     consent_capture_method = forms.ChoiceField(
         choices=HAND_CAPTURE_METHODS, initial=CaptureMethod.PHONE_RECORDING, label="Consent given"
     )
-    consent_captured_at = forms.DateTimeField(
-        required=False, label="Consent given at", help_text="Empty means now."
+    consent_captured_at = forms.SplitDateTimeField(
+        required=False,
+        widget=AdminSplitDateTime,
+        label="Consent given at",
+        help_text=f"In {settings.TIME_ZONE}, the admin's zone. Empty means now.",
     )
     consent_disclosure_text = forms.CharField(
         required=False,

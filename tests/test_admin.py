@@ -329,7 +329,8 @@ ADD_LEAD = {
     "product": "solar",
     "consent_channels": ["call", "sms"],
     "consent_capture_method": "phone_recording",
-    "consent_captured_at": "",
+    "consent_captured_at_0": "",
+    "consent_captured_at_1": "",
     "consent_disclosure_text": "Jordan agreed on a recorded call that Brightside may call.",
 }
 
