@@ -11,4 +11,3 @@ class CrmConfig(AppConfig):
         from crm.roles import roles_sync_after_migrate
 
         post_migrate.connect(roles_sync_after_migrate, dispatch_uid="crm.roles_sync")
-

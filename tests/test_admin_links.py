@@ -30,7 +30,8 @@ def test_the_rq_dashboard_with_redis_away_says_so(admin_client):
     from django.test import override_settings
 
     unreachable = {
-        name: {**queue, "URL": "redis://127.0.0.1:1/0"} for name, queue in settings.RQ_QUEUES.items()
+        name: {**queue, "URL": "redis://127.0.0.1:1/0"}
+        for name, queue in settings.RQ_QUEUES.items()
     }
     with override_settings(RQ_QUEUES=unreachable):
         response = admin_client.get("/admin/rq/")
