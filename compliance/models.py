@@ -1,4 +1,5 @@
 import hashlib
+import secrets
 
 from django.conf import settings
 from django.db import models
@@ -286,3 +287,34 @@ class ContactDecision(models.Model):
     def __str__(self):
         verdict = "allowed" if self.allowed else f"blocked ({self.first_reason})"
         return f"{self.get_channel_display()} to lead #{self.lead_id}: {verdict}"
+
+
+def new_unsubscribe_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class UnsubscribeLink(models.Model):
+    """What an unsubscribe link stands for, behind an opaque token (no address in the URL).
+
+    Kept for good: a link in an old email must keep working (CAN-SPAM: at least 30 days).
+    """
+
+    token = models.CharField(max_length=32, unique=True, default=new_unsubscribe_token)
+    email = models.EmailField(max_length=254)
+    lead = models.ForeignKey(
+        "leads.Lead", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["email", "lead"], name="unsubscribe_link_unique"),
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=models.Q(lead__isnull=True),
+                name="unsubscribe_link_unique_without_lead",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Unsubscribe link for {self.email}"

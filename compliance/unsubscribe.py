@@ -7,9 +7,10 @@ address. Links here never expire and take effect at once.
 
 from django.conf import settings
 from django.core import signing
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from compliance.models import Suppression, SuppressionOrigin, SuppressionScope
+from compliance.models import Suppression, SuppressionOrigin, SuppressionScope, UnsubscribeLink
 from compliance.suppressions import suppression_add
 from leads.models import Lead
 
@@ -30,16 +31,37 @@ def _normalized(email: str) -> str:
 
 
 def unsubscribe_token(*, email: str, lead_id: int | None = None) -> str:
-    """Return a signed, URL-safe token naming this email address (and lead, when known)."""
-    payload = [_normalized(email)] if lead_id is None else [_normalized(email), lead_id]
-    return signing.dumps(payload, salt=TOKEN_SALT)
+    """Return the opaque, URL-safe token of this address's (and lead's) unsubscribe link.
+
+    Random and stored (UnsubscribeLink): the link carries no address or id anyone can read.
+    """
+    email = _normalized(email)
+    link = UnsubscribeLink.objects.filter(email=email, lead_id=lead_id).first()
+    if link is None:
+        try:
+            with transaction.atomic():
+                link = UnsubscribeLink.objects.create(email=email, lead_id=lead_id)
+        except IntegrityError:  # made meanwhile for the same address
+            link = UnsubscribeLink.objects.get(email=email, lead_id=lead_id)
+    return link.token
 
 
 def unsubscribe_token_read(*, token: str) -> tuple[str, int | None]:
     """Return the (email, lead_id) a token names, or raise InvalidUnsubscribeToken.
 
-    No max_age: the opt-out must keep working long after the email was sent.
+    Reads the stored links, and the signed tokens sent before them (which named the address
+    and lead in readable base64): those stay valid for good, as the law wants them working.
     """
+    if ":" not in token:  # signed tokens always hold a ":" between value and signature
+        link = UnsubscribeLink.objects.filter(token=token).first()
+        if link is None:
+            raise InvalidUnsubscribeToken("This unsubscribe link is not valid.")
+        return link.email, link.lead_id
+    return _signed_token_read(token)
+
+
+def _signed_token_read(token: str) -> tuple[str, int | None]:
+    # No max_age: the opt-out must keep working long after the email was sent.
     try:
         payload = signing.loads(token, salt=TOKEN_SALT)
     except signing.BadSignature as error:

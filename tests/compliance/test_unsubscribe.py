@@ -122,9 +122,11 @@ def test_one_click_post_from_a_mail_client_works_without_csrf(lead):
 
 @pytest.mark.parametrize("method", ["get", "form", "one_click"])
 def test_a_tampered_token_is_refused(client, lead, method):
-    token = unsubscribe_token(email=lead.email, lead_id=lead.pk)
-    other = unsubscribe_token(email="someone.else@example.com")
-    # Someone else's address with this link's signature.
+    from django.core import signing
+
+    # A link sent before opaque tokens, with someone else's address and this one's signature.
+    token = signing.dumps([lead.email, lead.pk], salt="compliance.unsubscribe")
+    other = signing.dumps(["someone.else@example.com"], salt="compliance.unsubscribe")
     tampered = other.split(":")[0] + token[token.index(":") :]
     url = reverse("compliance:unsubscribe", args=[tampered])
 
@@ -185,3 +187,44 @@ def test_requirements_are_met_when_configured(settings):
     settings.DEBUG = False
 
     assert email_requirements_missing() == []
+
+
+def _readable(token: str) -> str:
+    """Everything a curious reader could decode from a token."""
+    import base64
+
+    padded = token + "=" * (-len(token) % 4)
+    try:
+        return base64.urlsafe_b64decode(padded).decode("latin-1")
+    except ValueError:
+        return ""
+
+
+def test_new_unsubscribe_links_carry_no_address_or_lead_id(lead):
+    url = marketing_email_footer(email=lead.email, lead_id=lead.pk).rsplit(" ", 1)[-1]
+    token = re.search(r"/u/([^/]+)/", url).group(1)
+
+    for text in (token, _readable(token)):
+        assert "jordan" not in text.lower() and "example" not in text
+    assert ":" not in token  # not a signed value that could be decoded
+    assert unsubscribe_token(email=lead.email, lead_id=lead.pk) == token  # one link per address
+    assert unsubscribe_token_read(token=token) == (lead.email, lead.pk)
+
+
+def test_a_link_sent_before_opaque_tokens_still_unsubscribes(lead, client):
+    from django.core import signing
+
+    old_token = signing.dumps([lead.email, lead.pk], salt="compliance.unsubscribe")
+
+    response = client.post(reverse("compliance:unsubscribe", args=[old_token]))
+
+    assert response.status_code == 200
+    assert Suppression.objects.filter(
+        email=lead.email, origin=SuppressionOrigin.EMAIL_UNSUBSCRIBE
+    ).exists()
+
+
+def test_an_unknown_opaque_token_is_refused(client):
+    response = client.get(reverse("compliance:unsubscribe", args=["x" * 24]))
+
+    assert response.status_code == 400
