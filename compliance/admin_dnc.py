@@ -9,12 +9,8 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
-from compliance.dnc import (
-    REGISTRY_MAX_AGE,
-    dnc_list_problems,
-    dnc_list_upload,
-    national_registry_is_fresh,
-)
+from compliance.dnc import dnc_list_problems, dnc_list_upload, national_registry_is_fresh
+from compliance.gate import REGISTRY_MAX_AGE
 from compliance.models import DncList, DncListKind, DncListStatus
 from leads.choices import USState
 

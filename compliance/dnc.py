@@ -17,12 +17,10 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from compliance.gate import registry_read
 from compliance.models import DncList, DncListKind, DncListStatus, DncNumber
 from leads.choices import USState
 
-# 16 CFR 310.4(b)(3)(iv): a seller may call a number only if it was checked against a copy of
-# the National Do Not Call Registry obtained no more than 31 days before the call.
-REGISTRY_MAX_AGE = datetime.timedelta(days=31)
 CHUNK_ROWS = 100_000  # numbers per insert, and how often the admin sees progress
 DELETE_BATCH = 50_000
 UPLOAD_DIR = "dnc"
@@ -294,10 +292,4 @@ def dnc_listed(*, phone: str, states: Iterable[str]) -> list[DncList]:
 
 def national_registry_is_fresh(*, at: datetime.datetime) -> bool:
     """Say whether the national copy in force is recent enough to call on at this instant."""
-    newest = (
-        DncList.objects.filter(kind=DncListKind.NATIONAL, status=DncListStatus.READY)
-        .order_by("-list_date")
-        .values_list("list_date", flat=True)
-        .first()
-    )
-    return newest is not None and at.date() - newest <= REGISTRY_MAX_AGE
+    return registry_read().is_fresh(at)

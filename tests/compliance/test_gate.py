@@ -392,7 +392,7 @@ def test_a_lead_without_an_email_cannot_be_emailed():
     assert codes(decide(consented_lead(email=""), "email", utc(MONDAY_10AM))) == ["no_email"]
 
 
-@pytest.mark.parametrize("chunk", [1000, 7], ids=["one chunk", "chunks read ahead"])
+@pytest.mark.parametrize("chunk", [1000, 7], ids=["one chunk", "several chunks"])
 def test_decide_many_agrees_with_decide(fresh_registry, monkeypatch, chunk):
     monkeypatch.setattr(gate, "CHUNK", chunk)
     leads = [consented_lead(phone=f"+1305555{n:04d}") for n in range(5)]

@@ -3,13 +3,19 @@
 import datetime
 from zoneinfo import ZoneInfo
 
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from compliance.gate import GateFacts, Registry, _evaluate
-from compliance.models import ConsentRecord, Suppression
+from compliance.gate.evaluate import (
+    ConsentFacts,
+    GateFacts,
+    LeadFacts,
+    Registry,
+    SuppressionFacts,
+    contact_evaluate,
+)
 from compliance.rules import FEDERAL_WINDOW, STATE_RULES, attempt_caps_for, state_holiday
-from leads.models import Lead
 
 ZONES = [
     "America/New_York",
@@ -32,8 +38,7 @@ instants = st.datetimes(
 
 @st.composite
 def gate_facts(draw):
-    lead = Lead(
-        pk=1,
+    lead = LeadFacts(
         phone="+13055550100",
         email="lead@example.com",
         product=draw(st.sampled_from(["solar", "roofing"])),
@@ -46,16 +51,21 @@ def gate_facts(draw):
     )
     if draw(st.booleans()):
         facts.consents.append(
-            ConsentRecord(
+            ConsentFacts(
                 channels=draw(st.lists(st.sampled_from(["call", "sms", "email"]), max_size=3)),
                 seller_names=[SELLER] if draw(st.booleans()) else [],
                 disclosure_text=draw(st.sampled_from(["", f"I agree that {SELLER} may call."])),
                 captured_at=lead.received_at,
+                capture_method="web_form",
                 revoked_at=lead.received_at if draw(st.booleans()) else None,
             )
         )
     if draw(st.integers(0, 4)) == 0:
-        facts.suppressions.append(Suppression(phone=lead.phone, origin="sms_keyword"))
+        facts.suppressions.append(
+            SuppressionFacts(
+                phone=lead.phone, email="", origin="sms_keyword", received_at=lead.received_at
+            )
+        )
     if draw(st.booleans()):
         facts.dnc_lists.append(("national", ""))
     return facts
@@ -102,7 +112,22 @@ def _under_every_cap(facts, at, channel) -> bool:
     return True
 
 
-@settings(max_examples=400, deadline=None)
+def evaluate_marketing(facts, channel, at, automated, registry):
+    return contact_evaluate(
+        facts=facts,
+        channel=channel,
+        at=at,
+        purpose="marketing",
+        automated=automated,
+        registry=registry,
+        email_problems=[],
+    )
+
+
+# The settings fixture is set once per test, to the same value for every example.
+@hypothesis_settings(
+    max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     data=st.data(),
     channel=st.sampled_from(["call", "sms"]),
@@ -110,14 +135,14 @@ def _under_every_cap(facts, at, channel) -> bool:
     automated=st.booleans(),
     registry_age=st.integers(0, 60),
 )
-def test_an_allowed_contact_is_lawful_in_every_way(data, channel, at, automated, registry_age):
-    from django.conf import settings as django_settings
-
-    django_settings.SELLER_NAMES = [SELLER]
+def test_an_allowed_contact_is_lawful_in_every_way(
+    data, channel, at, automated, registry_age, settings
+):
+    settings.SELLER_NAMES = [SELLER]
     facts = data.draw(with_attempts(data.draw(gate_facts()), at))
     registry = Registry(list_date=at.date() - datetime.timedelta(days=registry_age))
 
-    decision = _evaluate(facts, channel, at, "marketing", automated, registry)
+    decision = evaluate_marketing(facts, channel, at, automated, registry)
 
     if decision.allowed:
         assert not facts.suppressions
@@ -126,7 +151,5 @@ def test_an_allowed_contact_is_lawful_in_every_way(data, channel, at, automated,
         assert decision.next_allowed_at is None
     elif decision.next_allowed_at is not None:
         assert decision.next_allowed_at > at
-        later = _evaluate(
-            facts, channel, decision.next_allowed_at, "marketing", automated, registry
-        )
+        later = evaluate_marketing(facts, channel, decision.next_allowed_at, automated, registry)
         assert later.allowed
