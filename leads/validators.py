@@ -42,3 +42,16 @@ def validate_channel_list(value) -> None:
 def validate_string_list(value) -> None:
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise ValidationError("Enter a list of names.")
+
+
+def unstorable_text_problem(value: str) -> str:
+    """Say why text cannot be stored (PostgreSQL refuses NUL and text that is not UTF-8), or
+    return ""."""
+    if "\x00" in value:
+        return "Must not contain NUL characters."
+    if not value.isascii():
+        try:
+            value.encode()
+        except UnicodeEncodeError:  # a lone surrogate, e.g. "\ud800" in JSON
+            return "Must be valid Unicode text (it has a lone surrogate)."
+    return ""

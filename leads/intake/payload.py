@@ -30,6 +30,7 @@ from leads.normalize import (
     zip_location,
 )
 from leads.quality import quality_flags
+from leads.validators import unstorable_text_problem
 
 MAX_LENGTHS = {
     "consent.user_agent": 1000,
@@ -138,19 +139,6 @@ def _text(raw: Mapping, name: str, problems: Problems, *, label: str = "") -> st
         problems.add(label, problem)
         return ""
     return value
-
-
-def unstorable_text_problem(value: str) -> str:
-    """Say why text cannot be stored (PostgreSQL refuses NUL and text that is not UTF-8), or
-    return ""."""
-    if "\x00" in value:
-        return "Must not contain NUL characters."
-    if not value.isascii():
-        try:
-            value.encode()
-        except UnicodeEncodeError:  # a lone surrogate, e.g. "\ud800" in JSON
-            return "Must be valid Unicode text (it has a lone surrogate)."
-    return ""
 
 
 def _boolean(value, name: str, problems: Problems) -> bool | None:

@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from compliance.models import CaptureMethod
 from leads.intake.handoff import new_leads_hand_off
-from leads.intake.payload import CleanLead, Problems, payload_clean, unstorable_text_problem
+from leads.intake.payload import CleanLead, Problems, payload_clean
 from leads.intake.storage import StoredLead, leads_insert, leads_stored
 from leads.models import Lead, LeadSource, SourceDailyCount
+from leads.validators import unstorable_text_problem
 
 ACCEPTED = "accepted"
 DUPLICATE = "duplicate"
