@@ -11,6 +11,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from compliance.inbound import sms_reply_receive
+from leads.normalize import InvalidField
+from leads.validators import unstorable_text_problem
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
@@ -41,36 +43,61 @@ def _signature_matches(request, auth_token: str) -> bool:
     return hmac.compare_digest(request.headers.get("X-Twilio-Signature", ""), expected)
 
 
+class UnreadableText(ValueError):
+    """The post cannot be read as one text message; the message says why."""
+
+
 def _sender_and_text(request) -> tuple[str, str]:
     """Return the sender and the text of a form post or a JSON {"from", "body"} post."""
-    if not _is_json(request):
-        return request.POST.get("From", ""), request.POST.get("Body", "")
-    message = json.loads(request.body)
-    if not isinstance(message, dict):
-        raise ValueError("not an object")
-    return str(message.get("from") or ""), str(message.get("body") or "")
+    if _is_json(request):
+        try:
+            message = json.loads(request.body)
+        except (ValueError, RecursionError):  # JSONDecodeError is a ValueError
+            message = None
+        if not isinstance(message, dict) or not all(
+            isinstance(message.get(name, ""), str) for name in ("from", "body")
+        ):
+            raise UnreadableText('The body must be a form or a JSON object {"from", "body"}.')
+        sender, text = message.get("from", ""), message.get("body", "")
+    else:
+        sender, text = request.POST.get("From", ""), request.POST.get("Body", "")
+    for name, value in (("From", sender), ("Body", text)):
+        if problem := unstorable_text_problem(value):
+            raise UnreadableText(f"{name}: {problem}")
+    if not sender.strip():
+        raise UnreadableText("Missing From: the sender's phone number is required.")
+    return sender, text
+
+
+def _unsigned_refusal(request) -> HttpResponseForbidden | None:
+    """Refuse a post Twilio did not sign. Unsigned posts are taken only in development
+    (DEBUG on, no TWILIO_AUTH_TOKEN): otherwise anyone could opt a number out, lift an
+    opt-out with START, or have HELP answers sent to any number at the business's cost."""
+    auth_token = settings.TWILIO_AUTH_TOKEN
+    if not auth_token:
+        if settings.DEBUG:
+            return None
+        return HttpResponseForbidden(
+            "Inbound texts are refused until TWILIO_AUTH_TOKEN is set to verify them.",
+            content_type="text/plain",
+        )
+    if not _signature_matches(request, auth_token):
+        return HttpResponseForbidden(
+            "The X-Twilio-Signature header does not match this request.",
+            content_type="text/plain",
+        )
+    return None
 
 
 @csrf_exempt
 @require_POST
 def sms_inbound(request):
     """Receive one inbound text and answer with empty TwiML: replies go out as tasks."""
-    auth_token = getattr(settings, "TWILIO_AUTH_TOKEN", "")
-    if auth_token and not _signature_matches(request, auth_token):
-        return HttpResponseForbidden(
-            "The X-Twilio-Signature header does not match this request.",
-            content_type="text/plain",
-        )
+    if refusal := _unsigned_refusal(request):
+        return refusal
     try:
         sender, text = _sender_and_text(request)
-    except ValueError:  # JSONDecodeError is a ValueError
-        return HttpResponseBadRequest(
-            'The body must be a form or a JSON object {"from", "body"}.',
-            content_type="text/plain",
-        )
-    if not sender.strip():
-        return HttpResponseBadRequest(
-            "Missing From: the sender's phone number is required.", content_type="text/plain"
-        )
-    sms_reply_receive(from_phone=sender, body=text)
+        sms_reply_receive(from_phone=sender, body=text)
+    except (UnreadableText, InvalidField) as problem:
+        return HttpResponseBadRequest(str(problem), content_type="text/plain")
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
