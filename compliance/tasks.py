@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.db import OperationalError
 
-from compliance.inbound import help_reply_send, opt_out_confirmation_send
+from compliance.replies import help_reply_send, opt_out_confirmation_send
 from crm.sms import SmsTemporaryError
 
 # Short backoff: an opt-out confirmation is only due within 5 minutes of the opt-out.

@@ -16,7 +16,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from compliance.gate import decide
-from compliance.inbound import help_text, opt_out_confirmation_text, sms_reply_receive
+from compliance.inbound import sms_reply_receive
 from compliance.keywords import Intent
 from compliance.models import (
     CaptureMethod,
@@ -28,6 +28,7 @@ from compliance.models import (
     Suppression,
     SuppressionOrigin,
 )
+from compliance.replies import help_text, opt_out_confirmation_text
 from compliance.suppressions import suppression_add
 from compliance.tasks import send_opt_out_confirmation
 from compliance.webhooks import twilio_signature
