@@ -1,12 +1,15 @@
+"""Consent records in the admin; the other compliance admins register from their modules."""
+
 from django.contrib import admin
 from django.contrib.admin import ShowFacets
 from django.db import models
 from django.db.models import Q
 from simple_history.admin import SimpleHistoryAdmin
 
-from compliance.models import CONSENT_EVIDENCE_FIELDS, ConsentRecord, SuppressionOrigin
+from compliance import admin_dnc, admin_gate, admin_suppressions  # noqa: F401 (they register)
+from compliance.models import CONSENT_EVIDENCE_FIELDS, ConsentRecord
 from crm.admin_paging import LargeTablePaginator
-from leads.search import contact_search_filter, lead_search_filter
+from leads.search import lead_search_filter
 
 # Read-only once captured: the evidence, and whose and how it came.
 CONSENT_READONLY_FIELDS = ("lead", *CONSENT_EVIDENCE_FIELDS, "capture_method")
@@ -67,54 +70,3 @@ class ConsentRecordAdmin(SimpleHistoryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-# Registered with its bulk import in compliance/admin_suppressions.py.
-class SuppressionAdmin(SimpleHistoryAdmin):
-    """The opt-out and do-not-contact list. Entries are kept for good."""
-
-    list_display = (
-        "__str__",
-        "phone",
-        "email",
-        "channel_scope",
-        "origin",
-        "received_at",
-        "recorded_by",
-    )
-    list_filter = ("origin", "channel_scope", "received_at")
-    list_select_related = ("recorded_by",)
-    search_fields = ("phone", "email")
-    search_help_text = "A phone number or an email address."
-    sortable_by = ("received_at",)
-    paginator = LargeTablePaginator
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
-    autocomplete_fields = ("lead",)
-    readonly_fields = ("recorded_by", "created_at")
-
-    def get_changeform_initial_data(self, request):
-        return {"origin": SuppressionOrigin.MANAGER, **super().get_changeform_initial_data(request)}
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return self.readonly_fields
-        return (*self.readonly_fields, "phone", "email", "origin", "received_at", "lead")
-
-    def save_model(self, request, obj, form, change):
-        if not change:
-            obj.recorded_by = request.user
-        super().save_model(request, obj, form, change)
-
-    def get_search_results(self, request, queryset, search_term):
-        if not search_term.strip():
-            return queryset, False
-        return queryset.filter(contact_search_filter(search_term)), False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-from compliance import admin_gate  # noqa: E402,F401
-from compliance.admin_dnc import DncListAdmin  # noqa: E402,F401
-from compliance.admin_suppressions import SuppressionListAdmin  # noqa: E402,F401

@@ -2,16 +2,19 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import ShowFacets
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from simple_history.admin import SimpleHistoryAdmin
 
-from compliance.admin import SuppressionAdmin
 from compliance.jobs import suppressions_import_state
-from compliance.models import Suppression, SuppressionScope
+from compliance.models import Suppression, SuppressionOrigin, SuppressionScope
 from compliance.suppressions import suppressions_import_upload
+from crm.admin_paging import LargeTablePaginator
+from leads.search import contact_search_filter
 
 
 class SuppressionImportForm(forms.Form):
@@ -33,10 +36,54 @@ class SuppressionImportForm(forms.Form):
 
 
 @admin.register(Suppression)
-class SuppressionListAdmin(SuppressionAdmin):
-    """The suppression list, searchable, with add and bulk import."""
+class SuppressionAdmin(SimpleHistoryAdmin):
+    """The opt-out and do-not-contact list, searchable, with add and bulk import.
+
+    Entries are kept for good.
+    """
 
     change_list_template = "admin/compliance/suppression/change_list.html"
+
+    list_display = (
+        "__str__",
+        "phone",
+        "email",
+        "channel_scope",
+        "origin",
+        "received_at",
+        "recorded_by",
+    )
+    list_filter = ("origin", "channel_scope", "received_at")
+    list_select_related = ("recorded_by",)
+    search_fields = ("phone", "email")
+    search_help_text = "A phone number or an email address."
+    sortable_by = ("received_at",)
+    paginator = LargeTablePaginator
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    autocomplete_fields = ("lead",)
+    readonly_fields = ("recorded_by", "created_at")
+
+    def get_changeform_initial_data(self, request):
+        return {"origin": SuppressionOrigin.MANAGER, **super().get_changeform_initial_data(request)}
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        return (*self.readonly_fields, "phone", "email", "origin", "received_at", "lead")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.recorded_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def get_search_results(self, request, queryset, search_term):
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(contact_search_filter(search_term)), False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def get_urls(self):
         view = self.admin_site.admin_view
