@@ -19,11 +19,14 @@ from django.utils import timezone
 
 from compliance.gate import registry_read
 from compliance.models import DncList, DncListKind, DncListStatus, DncNumber
+from crm.queues import rq_queue
 from leads.choices import USState
 
 CHUNK_ROWS = 100_000  # numbers per insert, and how often the admin sees progress
 DELETE_BATCH = 50_000
 UPLOAD_DIR = "dnc"
+DNC_IMPORT_JOB = "compliance.jobs.run_dnc_import"
+DNC_IMPORT_TIMEOUT_SECONDS = 6 * 3600  # the full national registry is hundreds of millions of lines
 _NOT_DIGITS = str.maketrans("", "", " \t\r\n()-.+\"'")
 _EXCHANGE_FIRST = frozenset("23456789")
 
@@ -89,10 +92,19 @@ def dnc_list_upload(
     )
     name = default_storage.save(wanted, upload)
     path = default_storage.path(name)
-    from compliance.jobs import enqueue_dnc_import
-
-    transaction.on_commit(lambda: enqueue_dnc_import(dnc_list, path))
+    transaction.on_commit(lambda: dnc_import_enqueue(dnc_list=dnc_list, path=path))
     return dnc_list
+
+
+def dnc_import_enqueue(*, dnc_list: DncList, path) -> None:
+    """Queue the import of a stored file into its list (by name: the job calls this module)."""
+    rq_queue("imports").enqueue(
+        DNC_IMPORT_JOB,
+        dnc_list.pk,
+        str(path),
+        job_id=f"dnc-import-{dnc_list.pk}",
+        job_timeout=DNC_IMPORT_TIMEOUT_SECONDS,
+    )
 
 
 def phone_from_line(line: str) -> str | None:

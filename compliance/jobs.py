@@ -1,4 +1,7 @@
-"""RQ jobs for compliance: the Do Not Call list and suppression imports a manager watches."""
+"""RQ jobs for compliance: the Do Not Call list and suppression imports a manager watches.
+
+The business modules queue these by name, so that they need not import this one.
+"""
 
 from dataclasses import asdict
 
@@ -8,14 +11,12 @@ from rq.job import JobStatus
 
 from compliance.dnc import dnc_list_import
 from compliance.models import DncList
-from compliance.suppressions import SuppressionImportOutcome, suppressions_import
+from compliance.suppressions import (
+    SuppressionImportOutcome,
+    suppressions_import,
+    suppressions_import_job_id,
+)
 from crm.queues import rq_queue
-
-# The full national registry is hundreds of millions of lines.
-DNC_IMPORT_TIMEOUT_SECONDS = 6 * 3600
-SUPPRESSION_IMPORT_TIMEOUT_SECONDS = 3 * 3600
-# How long the result page of a suppression import can be read after it finishes.
-SUPPRESSION_IMPORT_RESULT_TTL_SECONDS = 7 * 24 * 3600
 
 
 def _report_progress(dnc_list: DncList) -> None:
@@ -40,20 +41,6 @@ def run_dnc_import(dnc_list_id: int, path: str) -> dict:
         "rejected": dnc_list.rejected_count,
         "replaced": [old.pk for old in outcome.replaced],
     }
-
-
-def enqueue_dnc_import(dnc_list: DncList, path: str) -> None:
-    rq_queue("imports").enqueue(
-        run_dnc_import,
-        dnc_list.pk,
-        str(path),
-        job_id=f"dnc-import-{dnc_list.pk}",
-        job_timeout=DNC_IMPORT_TIMEOUT_SECONDS,
-    )
-
-
-def _suppression_job_id(import_id: str) -> str:
-    return f"suppression-import-{import_id}"
 
 
 def _report_suppression_progress(outcome: SuppressionImportOutcome) -> None:
@@ -82,26 +69,6 @@ def run_suppressions_import(
     return asdict(outcome)
 
 
-def enqueue_suppressions_import(
-    *,
-    import_id: str,
-    path: str,
-    file_name: str,
-    reason: str,
-    scope: str,
-    recorded_by_id: int | None,
-) -> None:
-    rq_queue("imports").enqueue(
-        run_suppressions_import,
-        args=(str(path),),
-        kwargs={"reason": reason, "scope": scope, "recorded_by_id": recorded_by_id},
-        job_id=_suppression_job_id(import_id),
-        job_timeout=SUPPRESSION_IMPORT_TIMEOUT_SECONDS,
-        result_ttl=SUPPRESSION_IMPORT_RESULT_TTL_SECONDS,
-        meta={"file_name": file_name},
-    )
-
-
 def suppressions_import_state(import_id: str) -> dict | None:
     """Return how a suppression import stands, or None when there is no such job (any more).
 
@@ -109,7 +76,7 @@ def suppressions_import_state(import_id: str) -> dict | None:
     so far, "outcome": the finished import's counts and first bad lines, "error": the
     failure's last line}.
     """
-    job = rq_queue("imports").fetch_job(_suppression_job_id(import_id))
+    job = rq_queue("imports").fetch_job(suppressions_import_job_id(import_id))
     if job is None:
         return None
     status = job.get_status()

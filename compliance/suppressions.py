@@ -25,11 +25,17 @@ from compliance.models import (
     SuppressionOrigin,
     SuppressionScope,
 )
+from crm.queues import rq_queue
 from leads.normalize import InvalidField, normalize_email, normalize_phone
 
 IMPORT_BATCH_ROWS = 2000  # addresses checked and stored per transaction
 BAD_LINES_KEPT = 100  # the first bad lines a manager sees; the rest are only counted
 UPLOAD_DIR = "suppressions"
+# Queued by name: the jobs module calls this one, not the reverse.
+SUPPRESSIONS_IMPORT_JOB = "compliance.jobs.run_suppressions_import"
+SUPPRESSIONS_IMPORT_TIMEOUT_SECONDS = 3 * 3600
+# How long the result page of an import can be read after it finishes.
+SUPPRESSIONS_IMPORT_RESULT_TTL_SECONDS = 7 * 24 * 3600
 # Column names a file may use, after lowercasing and turning spaces and dashes into "_".
 IMPORT_COLUMNS = {
     "phone": "phone",
@@ -204,19 +210,23 @@ def suppressions_import_upload(
     file_name = upload.name or "suppressions.txt"
     wanted = default_storage.generate_filename(f"{UPLOAD_DIR}/{import_id}-{file_name}")
     path = default_storage.path(default_storage.save(wanted, upload))
-    from compliance.jobs import enqueue_suppressions_import
-
+    recorded_by_id = recorded_by.pk if recorded_by else None
     transaction.on_commit(
-        lambda: enqueue_suppressions_import(
-            import_id=import_id,
-            path=path,
-            file_name=file_name,
-            reason=reason,
-            scope=scope,
-            recorded_by_id=recorded_by.pk if recorded_by else None,
+        lambda: rq_queue("imports").enqueue(
+            SUPPRESSIONS_IMPORT_JOB,
+            args=(str(path),),
+            kwargs={"reason": reason, "scope": scope, "recorded_by_id": recorded_by_id},
+            job_id=suppressions_import_job_id(import_id),
+            job_timeout=SUPPRESSIONS_IMPORT_TIMEOUT_SECONDS,
+            result_ttl=SUPPRESSIONS_IMPORT_RESULT_TTL_SECONDS,
+            meta={"file_name": file_name},
         )
     )
     return import_id
+
+
+def suppressions_import_job_id(import_id: str) -> str:
+    return f"suppression-import-{import_id}"
 
 
 def suppressions_import(

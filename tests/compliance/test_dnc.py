@@ -327,7 +327,7 @@ def test_dnc_import_job_runs_on_a_real_rq_worker(
     from django.conf import settings
     from rq import SimpleWorker
 
-    from compliance.jobs import enqueue_dnc_import
+    from compliance.dnc import dnc_import_enqueue
     from crm.queues import rq_queue
 
     require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
@@ -336,7 +336,7 @@ def test_dnc_import_job_runs_on_a_real_rq_worker(
     dnc_list = dnc_list_create(kind=NATIONAL, state="", list_date=NOV, file_name=path.name)
     queue = rq_queue("imports")
     with django_capture_on_commit_callbacks(execute=True):  # django-rq enqueues on commit
-        enqueue_dnc_import(dnc_list, str(path))
+        dnc_import_enqueue(dnc_list=dnc_list, path=str(path))
 
     SimpleWorker([queue], connection=queue.connection).work(burst=True)
 
