@@ -1,10 +1,13 @@
 """Measure the compliance gate against production-sized opt-out and Do Not Call tables.
 
 Usage: .venv/bin/python bench/compliance.py [--suppressions 1000000] [--dnc 10000000]
-           [--leads 100000] [--decisions 100000] [--single 3000]
+           [--leads 100000] [--decisions 100000] [--single 3000] [--quick]
 
 Needs PostgreSQL: DATABASE_URL names the server (default postgres://postgres@127.0.0.1:5432/test);
-the benchmark creates and uses its own database, leadline_bench, on that server.
+the benchmark creates and uses its own database on that server, BENCH_DATABASE (default
+leadline_bench). --quick runs tiny sizes in a few seconds, to see that the benchmark works,
+in a database of its own (leadline_bench_quick unless BENCH_DATABASE says otherwise), so it
+never replaces the full-size data; its figures say nothing about the targets.
 
 Loads, with COPY, --suppressions opt-outs (phones and emails, of every origin),
 --dnc Do Not Call numbers (a current national registry copy and six state lists) and
@@ -42,8 +45,6 @@ from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import bench_database_url, setup_django
-
 SEED = 20260413
 # A week with no federal holiday; instants fall in it, the registry copy is five days old.
 WEEK_START = datetime.datetime(2026, 4, 13, tzinfo=datetime.UTC)
@@ -56,6 +57,8 @@ CHANNELS = (["call", "sms", "email"], [45, 40, 15])
 PRODUCTS = ["solar", "roofing", "hvac", "windows", "home_insurance"]
 CHUNK = 1000
 DATASET_VERSION = "v1"
+QUICK_SIZES = {"suppressions": 2000, "dnc": 20_000, "leads": 500, "decisions": 500, "single": 200}
+QUICK_DATABASE = "leadline_bench_quick"
 
 
 class LeadSpec(NamedTuple):
@@ -169,6 +172,24 @@ def _copy(cursor, table: str, columns: list[str], lines: Iterator[str], freeze=F
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN{options}") as copy:
         for chunk in _chunks(lines):
             copy.write(chunk)
+
+
+def _copy_rows(cursor, model, columns: list[str], lines: Iterator[str], freeze=False) -> None:
+    """COPY these columns of the model's table, and its other required fields' defaults.
+
+    COPY fills in no Django defaults: a NOT NULL field added to the model later would fail
+    the load.
+    """
+    defaults = {
+        field.column: field.get_default()
+        for field in model._meta.concrete_fields
+        if field.column not in columns and not field.primary_key
+        and not field.null and field.has_default()
+    }  # fmt: skip
+    if defaults:
+        tail = _line(*defaults.values())
+        lines = (line[:-1] + "\t" + tail for line in lines)
+    _copy(cursor, model._meta.db_table, [*columns, *defaults], lines, freeze=freeze)
 
 
 def _lead_lines(specs: list[LeadSpec], source_id: int) -> Iterator[str]:
@@ -394,6 +415,7 @@ def load(args) -> list[str]:
     """Load what this run's sizes need and is not loaded yet; return the parts loaded."""
     import psycopg
 
+    from bench._common import bench_database_url
     from leads.models import LeadSource
     from leads.sources import source_create
 
@@ -454,28 +476,33 @@ def _lead_ids(cursor, source_id: int) -> dict[int, int]:
 
 
 def _load_leads(cursor, specs: list[LeadSpec], source_id: int) -> None:
+    from compliance.models import ConsentRecord
+    from leads.models import ContactAttempt, Lead
+
     started = time.perf_counter()
     print(f"loading {len(specs):,} leads, their consents and attempts ...", flush=True)
     old = "SELECT id FROM leads_lead WHERE source_id = %s"
     for table in ("compliance_consentrecord", "leads_contactattempt"):
         cursor.execute(f"DELETE FROM {table} WHERE lead_id IN ({old})", [source_id])
     cursor.execute("DELETE FROM leads_lead WHERE source_id = %s", [source_id])
-    _copy(cursor, "leads_lead", LEAD_COLUMNS, _lead_lines(specs, source_id))
+    _copy_rows(cursor, Lead, LEAD_COLUMNS, _lead_lines(specs, source_id))
     ids = _lead_ids(cursor, source_id)
-    _copy(cursor, "compliance_consentrecord", CONSENT_COLUMNS, _consent_lines(specs, ids))
-    _copy(cursor, "leads_contactattempt", ATTEMPT_COLUMNS, _attempt_lines(specs, ids))
+    _copy_rows(cursor, ConsentRecord, CONSENT_COLUMNS, _consent_lines(specs, ids))
+    _copy_rows(cursor, ContactAttempt, ATTEMPT_COLUMNS, _attempt_lines(specs, ids))
     for table in ("leads_lead", "compliance_consentrecord", "leads_contactattempt"):
         cursor.execute(f"ANALYZE {table}")
     _timed("leads", started)
 
 
 def _load_suppressions(cursor, specs, ids, args, national: int) -> None:
+    from compliance.models import Suppression
+
     started = time.perf_counter()
     print(f"loading {args.suppressions:,} suppressions ...", flush=True)
     cursor.execute("TRUNCATE compliance_suppression")
     restore = _without_indexes(cursor, "compliance_suppression")
     lines = _suppression_lines(specs, ids, args.suppressions, national)
-    _copy(cursor, "compliance_suppression", SUPPRESSION_COLUMNS, lines, freeze=True)
+    _copy_rows(cursor, Suppression, SUPPRESSION_COLUMNS, lines, freeze=True)
     _timed("COPY", started)
     for statement in restore:
         cursor.execute(statement)
@@ -646,7 +673,16 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--decisions", type=int, default=100_000)
     parser.add_argument("--single", type=int, default=3000)
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes in a database of their own"
+    )
     args = parser.parse_args()
+    if args.quick:
+        vars(args).update(QUICK_SIZES)
+        # Before bench._common is imported: it reads the name once.
+        os.environ.setdefault("BENCH_DATABASE", QUICK_DATABASE)
+    from bench._common import setup_django
+
     setup_django(
         SELLER_NAMES=SELLER,
         BUSINESS_POSTAL_ADDRESS="100 Biscayne Blvd, Miami, FL 33132",
