@@ -437,3 +437,11 @@ def test_replying_start_after_stop_resubscribes_texts_only():
 
     assert decide(lead, "sms", utc(MONDAY_10AM)).allowed
     assert "opted_out" in codes(decide(lead, "call", utc(MONDAY_10AM)))
+
+
+def test_an_opt_out_binds_a_number_outside_the_numbering_plan_too():
+    # 555-01xx numbers are fictional: stored as given, and matched as stored.
+    lead = consented_lead(phone="+15555550100")
+    suppression_add(origin=SuppressionOrigin.SMS_KEYWORD, phone="+15555550100")
+
+    assert codes(decide(lead, "sms", utc(MONDAY_10AM)))[0] == "opted_out"
