@@ -5,7 +5,6 @@ effect at once; the answers it and HELP earn are sent by compliance.replies.
 """
 
 import logging
-from functools import partial
 
 import phonenumbers
 from django.conf import settings
@@ -34,9 +33,10 @@ SENDER_MAX_LENGTH = 40
 
 
 def sender_phone(raw: str) -> str:
-    """Return the sender's number in E.164, or as sent when it is not a valid US number.
+    """Return the sender's number in E.164, or raise InvalidField for no valid number.
 
-    An opt-out from a number we cannot validate is still an opt-out and is still recorded.
+    A US number, or any valid international one (a lead abroad may still say STOP). Anything
+    else is refused: recording it would opt out some other number and text it a confirmation.
     """
     try:
         return normalize_phone(raw).e164
@@ -46,7 +46,9 @@ def sender_phone(raw: str) -> str:
     try:
         number = phonenumbers.parse(text, "US")
     except phonenumbers.NumberParseException:
-        return text
+        number = None
+    if number is None or not phonenumbers.is_valid_number(number):
+        raise InvalidField("From", f"{text!r} is not a valid phone number.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -54,8 +56,6 @@ def sender_phone(raw: str) -> str:
 def sms_reply_receive(*, from_phone: str, body: str, received_at=None) -> Intent:
     """Log a text from a lead (or anyone) and act on what it asks."""
     phone = sender_phone(from_phone)
-    if not phone:
-        raise ValueError("An inbound text needs the sender's phone number.")
     received_at = received_at or timezone.now()
     _take_turn_for(phone)
     lead = Lead.objects.filter(phone=phone).order_by("-received_at", "-pk").first()
@@ -71,7 +71,9 @@ def sms_reply_receive(*, from_phone: str, body: str, received_at=None) -> Intent
     if intent == Intent.OPT_OUT:
         _opt_out(phone=phone, body=body, lead=lead, received_at=received_at)
     elif intent == Intent.HELP:
-        transaction.on_commit(partial(send_help_reply.delay, phone, lead.pk if lead else None))
+        # Robust: a queue that is away loses the courtesy text, never the logged reply.
+        lead_id = lead.pk if lead else None
+        transaction.on_commit(lambda: send_help_reply.delay(phone, lead_id), robust=True)
     elif intent == Intent.OPT_IN:
         _opt_in(phone=phone, body=body, lead=lead, received_at=received_at)
     return intent
@@ -115,7 +117,7 @@ def _opt_out(*, phone: str, body: str, lead: Lead | None, received_at) -> None:
     if already_opted_out:
         logger.info("Opt-out %s: %s had opted out already; no confirmation.", suppression.pk, phone)
         return
-    transaction.on_commit(partial(send_opt_out_confirmation.delay, suppression.pk))
+    transaction.on_commit(lambda: send_opt_out_confirmation.delay(suppression.pk), robust=True)
 
 
 def _opt_in(*, phone: str, body: str, lead: Lead | None, received_at) -> None:

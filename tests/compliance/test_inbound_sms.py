@@ -44,6 +44,7 @@ pytestmark = pytest.mark.usefixtures("eager_tasks")
 BUSINESS = "Brightside Home Services"
 PHONE = "+13055550100"
 URL = "/webhooks/sms/inbound/"
+TOKEN = "twilio-token"
 MARKETING_WORDS = ("offer", "deal", "discount", "save", "free", "quote", "sale", "http", "$")
 
 
@@ -52,7 +53,22 @@ def business(settings, db):
     settings.SMS_BACKEND = "crm.sms.LocmemBackend"
     settings.SELLER_NAMES = [BUSINESS]
     settings.BUSINESS_NAME = BUSINESS
-    settings.TWILIO_AUTH_TOKEN = ""
+    settings.TWILIO_AUTH_TOKEN = TOKEN
+
+
+def twilio_post(client, params: dict, **headers):
+    """Post form params to the webhook as Twilio does: signed with the account's token."""
+    signature = _signed(TOKEN, f"http://testserver{URL}", params)
+    return client.post(URL, params, HTTP_X_TWILIO_SIGNATURE=signature, **headers)
+
+
+def twilio_post_json(client, body: str):
+    """Post a JSON body as Twilio signs one: through the body's hash in the URL."""
+    url = f"{URL}?bodySHA256={hashlib.sha256(body.encode()).hexdigest()}"
+    signature = _signed(TOKEN, f"http://testserver{url}", {})
+    return client.post(
+        url, body, content_type="application/json", HTTP_X_TWILIO_SIGNATURE=signature
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -75,7 +91,7 @@ def text_in(client, django_capture_on_commit_callbacks):
 
     def post(body: str, phone: str = PHONE):
         with django_capture_on_commit_callbacks(execute=True):
-            response = client.post(URL, {"From": phone, "Body": body})
+            response = twilio_post(client, {"From": phone, "Body": body})
         assert response.status_code == 200, response.content
         return response
 
@@ -284,8 +300,8 @@ def test_the_newest_lead_with_the_number_gets_the_reply(text_in):
     assert decide(older, "sms", timezone.now()).codes[0] == "opted_out"
 
 
-@pytest.mark.parametrize("phone", ["+12125550199", "+15555550100"])
-def test_stop_from_an_unknown_or_invalid_number_is_still_recorded(text_in, outbox, phone):
+@pytest.mark.parametrize("phone", ["+12125550199", "+442079460958"])
+def test_stop_from_an_unknown_number_is_still_recorded(text_in, outbox, phone):
     text_in("STOP", phone=phone)
 
     suppression = Suppression.objects.get()
@@ -303,9 +319,7 @@ def test_a_national_format_sender_is_stored_in_e164(text_in, lead):
 
 def test_json_posts_are_accepted(client, lead, outbox, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(
-            URL, {"from": PHONE, "body": "UNSUBSCRIBE"}, content_type="application/json"
-        )
+        response = twilio_post_json(client, json.dumps({"from": PHONE, "body": "UNSUBSCRIBE"}))
 
     assert response.status_code == 200
     assert Suppression.objects.get().lead == lead
@@ -313,11 +327,79 @@ def test_json_posts_are_accepted(client, lead, outbox, django_capture_on_commit_
 
 
 def test_a_post_without_from_is_a_bad_request(client):
-    response = client.post(URL, {"Body": "STOP"})
+    response = twilio_post(client, {"Body": "STOP"})
 
     assert response.status_code == 400
     assert b"Missing From" in response.content
     assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize("command", ["STOP", "START", "HELP"])
+def test_with_debug_off_an_unsigned_post_is_refused_even_without_a_token(
+    client, settings, lead, outbox, command
+):
+    settings.DEBUG = False
+    settings.TWILIO_AUTH_TOKEN = ""
+
+    response = client.post(URL, {"From": PHONE, "Body": command})
+
+    assert response.status_code == 403
+    assert b"TWILIO_AUTH_TOKEN" in response.content
+    assert not Suppression.objects.exists() and not outbox
+    assert not ContactAttempt.objects.exists()
+
+
+def test_in_development_without_a_token_unsigned_posts_are_taken(
+    client, settings, lead, django_capture_on_commit_callbacks
+):
+    settings.DEBUG = True
+    settings.TWILIO_AUTH_TOKEN = ""
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(URL, {"From": PHONE, "Body": "STOP"})
+
+    assert response.status_code == 200
+    assert Suppression.objects.exists()
+
+
+@pytest.mark.parametrize("sender", ["+1305\x00", "+15555550100", "+1305", "not a number"])
+def test_a_sender_that_is_no_phone_number_is_refused(client, outbox, sender):
+    response = twilio_post(client, {"From": sender, "Body": "STOP"})
+
+    assert response.status_code == 400
+    assert not Suppression.objects.exists() and not outbox
+
+
+@pytest.mark.parametrize("body", ["STOP\x00", "STOP\ud800"], ids=["nul", "lone-surrogate"])
+def test_a_body_that_cannot_be_stored_is_refused(client, lead, body):
+    as_json = json.dumps({"from": PHONE, "body": body})
+
+    response = twilio_post_json(client, as_json)
+
+    assert response.status_code == 400
+    assert b"Body" in response.content
+    assert not ContactAttempt.objects.exists()
+
+
+def test_deeply_nested_json_is_a_bad_request(client):
+    response = twilio_post_json(client, "[" * 100_000 + "]" * 100_000)
+
+    assert response.status_code == 400
+
+
+def test_a_queue_that_is_away_loses_the_confirmation_not_the_opt_out(
+    client, lead, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broker_away(*args, **kwargs):
+        raise ConnectionError("the broker is away")
+
+    monkeypatch.setattr(send_opt_out_confirmation, "delay", broker_away)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = twilio_post(client, {"From": PHONE, "Body": "STOP"})
+
+    assert response.status_code == 200
+    assert Suppression.objects.get().lead == lead
 
 
 def test_only_post_is_allowed(client):
@@ -346,7 +428,6 @@ def test_the_signature_matches_twilios_documented_example():
 
 
 def test_a_bad_signature_is_refused_when_twilio_is_configured(client, settings, lead):
-    settings.TWILIO_AUTH_TOKEN = "twilio-token"
     params = {"From": PHONE, "Body": "STOP", "MessageSid": "SM123"}
 
     forged = _signed("another-token", f"http://testserver{URL}", params)
@@ -359,7 +440,6 @@ def test_a_bad_signature_is_refused_when_twilio_is_configured(client, settings, 
 
 
 def test_a_good_signature_is_accepted(client, settings, lead, django_capture_on_commit_callbacks):
-    settings.TWILIO_AUTH_TOKEN = "twilio-token"
     params = {"From": PHONE, "Body": "STOP", "MessageSid": "SM123", "To": "+13055550999"}
 
     signature = _signed("twilio-token", f"http://testserver{URL}", params)
@@ -371,7 +451,6 @@ def test_a_good_signature_is_accepted(client, settings, lead, django_capture_on_
 
 
 def test_a_signed_json_post_must_match_its_body_hash(client, settings, lead):
-    settings.TWILIO_AUTH_TOKEN = "twilio-token"
     body = json.dumps({"from": PHONE, "body": "STOP"})
     body_hash = hashlib.sha256(body.encode()).hexdigest()
     url = f"{URL}?bodySHA256={body_hash}"
