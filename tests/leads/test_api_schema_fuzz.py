@@ -1,0 +1,126 @@
+"""The intake API answers as its OpenAPI schema says: schemathesis, with every check, on a
+bounded number of generated requests per operation.
+
+schemathesis.pytest's parametrize() renames pytest's test nodes through Node._nodeid, which
+pytest 9 no longer has; each operation's Hypothesis strategy runs under our own test instead.
+"""
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+
+pytestmark = pytest.mark.django_db
+
+OPERATIONS = ("leads_create", "leads_batch_create")
+MAX_EXAMPLES = 40  # per operation and mode: a bounded run for CI
+BOUNDED = settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,  # the same cases every run, so a known mismatch fails every time
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+
+
+class Mismatch:
+    def __init__(self, check: str, reason: str):
+        self.check = check
+        self.reason = reason
+
+
+# Where the API and its schema disagree, to be fixed in the app (the schema, or the answers).
+# The check named is left out of the run below and run alone, as a strict xfail.
+KNOWN_MISMATCHES = {
+    ("leads_create", GenerationMode.POSITIVE): Mismatch(
+        "positive_data_acceptance",
+        "422 for schema-valid leads: phone, zip and state are free text in the schema "
+        "(no pattern), e.g. {'phone': 'Rejected', 'source_lead_id': 'Rejected'}",
+    ),
+    ("leads_batch_create", GenerationMode.NEGATIVE): Mismatch(
+        "negative_data_rejection",
+        "200 for a batch whose leads break the schema (phone minLength, channels enum): each "
+        "lead is judged on its own, yet BatchIn says its items are LeadIn",
+    ),
+}
+
+
+@pytest.fixture
+def connection_kept_open():
+    """Keep the test's transaction across requests, as Django's test client does."""
+    # The WSGI handler closes the database connection when a request ends; in a test that is
+    # the connection holding the test's transaction (on PostgreSQL: "the connection is closed").
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def api_schema(source, settings, connection_kept_open):
+    from crm.wsgi import application
+
+    settings.ALLOWED_HOSTS = ["localhost"]  # schemathesis' WSGI client sends Host: localhost
+    config = schemathesis.Config.from_dict(
+        {
+            "headers": {"Authorization": f"Bearer {source.api_key}"},
+            "checks": {"enabled": True},  # --checks all
+        }
+    )
+    return schemathesis.openapi.from_wsgi("/api/v1/schema/", application, config=config)
+
+
+def operation_by_id(schema, operation_id: str):
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        if operation.definition.raw.get("operationId") == operation_id:
+            return operation
+    raise LookupError(operation_id)
+
+
+def run_cases(operation, mode, **validation):
+    @BOUNDED
+    @given(case=operation.as_strategy(generation_mode=mode))
+    def answers_as_documented(case):
+        case.call_and_validate(**validation)
+
+    answers_as_documented()
+
+
+def test_every_operation_is_fuzzed(api_schema):
+    documented = {
+        result.ok().definition.raw.get("operationId") for result in api_schema.get_all_operations()
+    }
+
+    assert documented == set(OPERATIONS)
+
+
+@pytest.mark.parametrize("mode", list(GenerationMode), ids=str)
+@pytest.mark.parametrize("operation_id", OPERATIONS)
+def test_the_api_answers_as_its_schema_says(api_schema, operation_id, mode):
+    known = KNOWN_MISMATCHES.get((operation_id, mode))
+    excluded = [getattr(schemathesis.checks, known.check)] if known else []
+
+    run_cases(operation_by_id(api_schema, operation_id), mode, excluded_checks=excluded)
+
+
+@pytest.mark.parametrize(
+    ("operation_id", "mode", "check"),
+    [
+        pytest.param(
+            operation_id,
+            mode,
+            known.check,
+            marks=pytest.mark.xfail(
+                strict=True, raises=schemathesis.errors.FailureGroup, reason=known.reason
+            ),
+        )
+        for (operation_id, mode), known in KNOWN_MISMATCHES.items()
+    ],
+)
+def test_known_mismatches_are_still_there(api_schema, operation_id, mode, check):
+    checks = [getattr(schemathesis.checks, check)]
+
+    run_cases(operation_by_id(api_schema, operation_id), mode, checks=checks)
