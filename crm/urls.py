@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -15,7 +14,3 @@ urlpatterns = [
     path("", include("compliance.urls")),
     path("", include("compliance.webhook_urls")),
 ]
-
-if settings.REDIS_URL:
-    # The RQ dashboard needs a real Redis; without one, jobs run in-process and finish at once.
-    urlpatterns.insert(0, path("admin/rq/", include("django_rq.urls")))

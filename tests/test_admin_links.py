@@ -34,7 +34,7 @@ def test_the_rq_dashboard_with_redis_away_says_so(admin_client):
         for name, queue in settings.RQ_QUEUES.items()
     }
     with override_settings(RQ_QUEUES=unreachable):
-        response = admin_client.get("/admin/rq/")
+        response = admin_client.get("/admin/django_rq/dashboard/")
 
     assert response.status_code == 503
     assert "The job queue is unreachable" in response.content.decode()
