@@ -38,7 +38,14 @@ class LeadIn(serializers.Serializer):
 
 
 class BatchIn(serializers.Serializer):
-    leads = LeadIn(many=True, help_text="At most 1,000 leads.")
+    # Items are any JSON: each is judged on its own (as LeadIn) and a bad one is rejected in
+    # its place in the results, while the others are stored.
+    leads = serializers.ListField(
+        child=serializers.JSONField(),
+        max_length=1000,
+        help_text="At most 1,000 leads, each an object as in 'Deliver one lead'. A lead that "
+        "is not valid is rejected in its place in the results; the others are stored.",
+    )
 
 
 class LeadOut(serializers.Serializer):

@@ -135,12 +135,12 @@ class LeadBatchIntakeView(IntakeView):
         data = self.request_data(request)
         if isinstance(data, Response):
             return data
-        payloads = data.get("leads") if isinstance(data, dict) else data
+        payloads = data.get("leads") if isinstance(data, dict) else None
         if not isinstance(payloads, list):
             return Response(
                 {
                     "status": REJECTED,
-                    "errors": {"leads": ["Must be a list of leads."]},
+                    "errors": {"leads": ['Must be a list of leads: send {"leads": [...]}.']},
                     "reasons": [INVALID],
                 },
                 status.HTTP_422_UNPROCESSABLE_ENTITY,
