@@ -3,7 +3,7 @@
 A touch is decided twice: when it is scheduled (blocked touches are never queued; deferred
 ones wait for the instant the gate names) and again at the moment of sending, so an opt-out
 recorded while a touch waits stops it. A rep's call is decided before it is logged. Besides
-the replies to inbound texts (compliance.inbound, decided the same way), nothing else in
+the replies to inbound texts (compliance.replies, decided the same way), nothing else in
 Leadline calls an SMS or email provider.
 """
 
