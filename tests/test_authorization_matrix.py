@@ -124,23 +124,19 @@ SHADOWED = {
 }
 
 
-class Known(NamedTuple):
+class StaleLink(NamedTuple):
     route: str
     personas: tuple[str, ...]
     reason: str
-    values: dict | None = None  # fill the route with these instead (a stale link)
+    values: dict  # fill the route with these (a stale link)
 
-
-# Leaks and server errors the matrix found, to be fixed in the app. Each runs as a strict
-# xfail: once fixed it passes, fails as XPASS, and its entry is removed. None are open.
-KNOWN_PROBLEMS: list[Known] = []
 
 # Links to what the queue no longer has: the matrix fills live ids, these fill stale ones.
 # Each was a 500 for the manager (crm.admin now answers 404).
 RQ_DASHBOARD = "admin/django_rq/dashboard/"  # served only with REDIS_URL
 STALE_LINKS = [
     *(
-        Known(
+        StaleLink(
             f"{RQ_DASHBOARD}queues/<int:queue_index>/<str:job_id>/{page}",
             ("manager",),
             "a job Redis no longer keeps",
@@ -148,19 +144,13 @@ STALE_LINKS = [
         )
         for page in ("", "delete/", "requeue/", "enqueue/")
     ),
-    Known(
+    StaleLink(
         f"{RQ_DASHBOARD}workers/<int:queue_index>/<str:key>/",
         ("manager",),
         "a worker that has stopped",
         {"key": "rq:worker:stopped"},
     ),
 ]
-KNOWN = {
-    (known.route, persona)
-    for known in KNOWN_PROBLEMS
-    if known.values is None  # a stale link is a case of its own; the live one stays checked
-    for persona in known.personas
-}
 
 
 def _join(prefix: str, pattern) -> str:
@@ -417,34 +407,7 @@ def check(persona: str, route: str, client: PersonaClient, world: World) -> list
 def test_every_url_answers_each_persona_as_the_rules_say(persona, world):
     client = PersonaClient(persona, world)
     violations = [
-        problem
-        for route in all_routes()
-        if (route, persona) not in KNOWN
-        for problem in check(persona, route, client, world)
-    ]
-
-    assert not violations, "\n".join(["", *violations])
-
-
-@pytest.mark.parametrize(
-    "known",
-    [
-        pytest.param(
-            known,
-            marks=pytest.mark.xfail(strict=True, raises=AssertionError, reason=known.reason),
-        )
-        for known in KNOWN_PROBLEMS
-    ],
-    ids=lambda known: known.route,
-)
-def test_known_problems_are_still_problems(known, world):
-    if known.route not in all_routes():
-        pytest.skip(f"{known.route} is not served with these settings")
-    world.values.update(known.values or {})
-    violations = [
-        problem
-        for persona in known.personas
-        for problem in check(persona, known.route, PersonaClient(persona, world), world)
+        problem for route in all_routes() for problem in check(persona, route, client, world)
     ]
 
     assert not violations, "\n".join(["", *violations])

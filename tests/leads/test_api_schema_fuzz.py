@@ -24,17 +24,6 @@ BOUNDED = settings(
 )
 
 
-class Mismatch:
-    def __init__(self, check: str, reason: str):
-        self.check = check
-        self.reason = reason
-
-
-# Where the API and its schema disagree, to be fixed in the app (the schema, or the answers).
-# The check named is left out of the run below and run alone, as a strict xfail.
-KNOWN_MISMATCHES: dict[tuple[str, GenerationMode], Mismatch] = {}
-
-
 @pytest.fixture
 def connection_kept_open():
     """Keep the test's transaction across requests, as Django's test client does."""
@@ -94,27 +83,4 @@ def test_every_operation_is_fuzzed(api_schema):
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=str)
 @pytest.mark.parametrize("operation_id", OPERATIONS)
 def test_the_api_answers_as_its_schema_says(api_schema, operation_id, mode):
-    known = KNOWN_MISMATCHES.get((operation_id, mode))
-    excluded = [getattr(schemathesis.checks, known.check)] if known else []
-
-    run_cases(operation_by_id(api_schema, operation_id), mode, excluded_checks=excluded)
-
-
-@pytest.mark.parametrize(
-    ("operation_id", "mode", "check"),
-    [
-        pytest.param(
-            operation_id,
-            mode,
-            known.check,
-            marks=pytest.mark.xfail(
-                strict=True, raises=schemathesis.errors.FailureGroup, reason=known.reason
-            ),
-        )
-        for (operation_id, mode), known in KNOWN_MISMATCHES.items()
-    ],
-)
-def test_known_mismatches_are_still_there(api_schema, operation_id, mode, check):
-    checks = [getattr(schemathesis.checks, check)]
-
-    run_cases(operation_by_id(api_schema, operation_id), mode, checks=checks)
+    run_cases(operation_by_id(api_schema, operation_id), mode)
