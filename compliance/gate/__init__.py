@@ -59,16 +59,7 @@ def decide(
     automated: bool = True,
 ) -> Decision:
     """Decide whether this lead may be contacted on this channel at this instant."""
-    facts, registry = facts_read(leads=[lead], since=at - longest_cap_window())
-    return contact_evaluate(
-        facts=facts[lead.pk],
-        channel=channel,
-        at=at,
-        purpose=purpose,
-        automated=automated,
-        registry=registry,
-        email_problems=email_requirements_missing(),
-    )
+    return decide_many([(lead, channel, at)], purpose=purpose, automated=automated)[0]
 
 
 def decide_many(
