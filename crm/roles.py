@@ -20,6 +20,7 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("leads", "lead"): ("view", "add", "change", "delete"),
         ("leads", "contactattempt"): ("view", "add", "change"),
         ("leads", "repprofile"): ("view", "add", "change", "delete"),
+        ("leads", "leadassignment"): ("view",),
         ("leads", "importrun"): ("view", "add"),
         ("compliance", "consentrecord"): ("view", "add", "change"),
         ("compliance", "suppression"): ("view", "add", "change"),

@@ -241,6 +241,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_TICK_SECONDS),
         "options": {"expires": CLOCK_TICK_SECONDS * 2},
     },
+    # Leads waiting in the pool, for reps who have come on shift or freed capacity.
+    "route-pool-leads": {
+        "task": "leads.tasks.route_pool_leads",
+        "schedule": float(CLOCK_TICK_SECONDS) * 6,
+        "options": {"expires": CLOCK_TICK_SECONDS * 6},
+    },
     # Leads the fast lane missed (Redis away, a process killed) or failed on.
     "sweep-unprocessed-leads": {
         "task": "leads.tasks.sweep_unprocessed_leads",

@@ -10,12 +10,21 @@ from compliance.models import ConsentRecord
 from crm.admin_paging import LargeTablePaginator
 from crm.roles import grantable_groups, user_is_manageable_by
 from leads import admin_imports  # noqa: F401 (registers the CSV import admin)
-from leads.admin_forms import LeadAddForm
+from leads.admin_forms import LeadAddForm, LeadReassignForm
 from leads.fastlane import leads_fast_lane_retry
 from leads.intake.service import leads_store
-from leads.models import ContactAttempt, Lead, LeadSource, RepProfile, Touch
+from leads.models import (
+    AssignmentReason,
+    ContactAttempt,
+    Lead,
+    LeadAssignment,
+    LeadSource,
+    RepProfile,
+    Touch,
+)
 from leads.search import lead_search_filter
 from leads.sources import source_key_rotate
+from leads.workspace.routing import lead_assign, leads_reassign, rep_pause
 
 User = get_user_model()
 
@@ -132,6 +141,21 @@ class ContactAttemptInline(admin.TabularInline):
         return super().get_queryset(request).select_related("rep")
 
 
+class LeadAssignmentInline(admin.TabularInline):
+    model = LeadAssignment
+    fields = ("created_at", "from_rep", "to_rep", "reason", "note", "assigned_by")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "assignments"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("from_rep", "to_rep", "assigned_by")
+
+
 class ReceivedAtFilter(admin.DateFieldListFilter):
     title = "received"
 
@@ -205,9 +229,9 @@ class LeadAdmin(SimpleHistoryAdmin):
         "created_at",
         "updated_at",
     )
-    inlines = (ConsentRecordInline, ContactAttemptInline)
+    inlines = (ConsentRecordInline, ContactAttemptInline, LeadAssignmentInline)
     history_list_display = ("status", "owner", "score")
-    actions = ("fast_lane_retry",)
+    actions = ("reassign_leads", "fast_lane_retry")
     fieldsets = (
         (None, {"fields": ("source", "source_lead_id", "received_at", "status", "owner")}),
         ("Person", {"fields": ("first_name", "last_name", "phone", "email")}),
@@ -251,7 +275,19 @@ class LeadAdmin(SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
+            owner_changed = "owner" in form.changed_data
+            new_owner = obj.owner
+            if owner_changed:  # given below, through routing's function, and recorded
+                obj.owner_id = form.initial.get("owner")
             super().save_model(request, obj, form, change)
+            if owner_changed:
+                lead_assign(
+                    lead=obj,
+                    rep_user=new_owner,
+                    reason=AssignmentReason.MANAGER,
+                    assigned_by=request.user,
+                    note="Changed on the lead's admin page",
+                )
             return
         # Added by hand: stored by intake, as the API stores a source's lead.
         result = leads_store(checked=form.checked)[0]
@@ -261,6 +297,30 @@ class LeadAdmin(SimpleHistoryAdmin):
     def save_related(self, request, form, formsets, change):
         if change:
             super().save_related(request, form, formsets, change)
+
+    @admin.action(description="Reassign to a rep or the pool…", permissions=["change"])
+    def reassign_leads(self, request, queryset):
+        form = LeadReassignForm(request.POST if "confirm" in request.POST else None)
+        if form.is_valid():
+            count = leads_reassign(
+                leads=queryset,
+                rep_user=form.cleaned_data["rep"],
+                assigned_by=request.user,
+                note=form.cleaned_data["reason"],
+            )
+            messages.success(request, f"Reassigned {count} lead(s).")
+            return None
+        return TemplateResponse(
+            request,
+            "admin/leads/lead/reassign.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Reassign leads",
+                "form": form,
+                "leads": list(queryset.select_related("owner")),
+                "opts": self.model._meta,
+            },
+        )
 
     @admin.action(description="Retry the fast lane for leads it failed on")
     def fast_lane_retry(self, request, queryset):
@@ -337,7 +397,16 @@ class RepProfileInline(admin.StackedInline):
 
 @admin.register(RepProfile)
 class RepProfileAdmin(SimpleHistoryAdmin):
-    list_display = ("__str__", "user", "is_active", "capacity", "time_zone", "open_leads")
+    list_display = (
+        "__str__",
+        "user",
+        "is_active",
+        "capacity",
+        "time_zone",
+        "open_leads",
+        "last_assigned_at",
+    )
+    actions = ("pause_reps", "resume_reps")
     list_filter = ("is_active",)
     list_select_related = ("user",)
     search_fields = ("user__username", "user__first_name", "user__last_name", "user__email")
@@ -346,6 +415,18 @@ class RepProfileAdmin(SimpleHistoryAdmin):
     @admin.display(description="open leads")
     def open_leads(self, obj):
         return obj.open_lead_count
+
+    @admin.action(description="Pause: route no new leads to these reps", permissions=["change"])
+    def pause_reps(self, request, queryset):
+        for rep in queryset:
+            rep_pause(rep=rep, paused=True)
+        messages.success(request, f"Paused {len(queryset)} rep(s); their open leads stay theirs.")
+
+    @admin.action(description="Resume: route new leads to these reps", permissions=["change"])
+    def resume_reps(self, request, queryset):
+        for rep in queryset:
+            rep_pause(rep=rep, paused=False)
+        messages.success(request, f"Resumed {len(queryset)} rep(s).")
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_open_lead_count()

@@ -5,6 +5,7 @@ import uuid
 from django import forms
 from django.conf import settings
 from django.contrib.admin.widgets import AdminSplitDateTime
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from compliance.models import CaptureMethod
@@ -88,3 +89,20 @@ class LeadAddForm(forms.ModelForm):
                 "sellers": [settings.BUSINESS_NAME] if settings.BUSINESS_NAME else [],
             }
         return payload
+
+
+class RepChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return obj.get_full_name() or obj.get_username()
+
+
+class LeadReassignForm(forms.Form):
+    """Where a manager sends leads, and why."""
+
+    rep = RepChoiceField(
+        queryset=get_user_model().objects.filter(rep_profile__isnull=False).order_by("username"),
+        required=False,
+        empty_label="The unassigned pool",
+        label="Give to",
+    )
+    reason = forms.CharField(max_length=300, help_text="Kept in each lead's history.")

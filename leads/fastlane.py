@@ -1,12 +1,12 @@
 """The fast lane: what becomes of a new lead in the second after intake stored it.
 
 Each lead is processed on its own, in one transaction that writes its first history rows,
-scores it and marks it processed (`Lead.processed_at`); the later stages (routing, cadences)
-join that transaction as they arrive. A lead claimed by another worker, or processed
-already, is skipped, so a lead handed off twice is processed once. A lead that fails is
-counted; the clock's sweep tries it again until it has failed FAST_LANE_MAX_FAILURES times,
-then leaves it to a person (the admin's "fast lane: failed" filter). One bad lead never holds
-back the others.
+scores it, marks it processed (`Lead.processed_at`) and routes it to a rep
+(leads.workspace.routing); the cadences will join that transaction. A lead claimed by
+another worker, or processed already, is skipped, so a lead handed off twice is processed
+once. A lead that fails is counted; the clock's sweep tries it again until it has failed
+FAST_LANE_MAX_FAILURES times, then leaves it to a person (the admin's "fast lane: failed"
+filter). One bad lead never holds back the others.
 
 This module sits above every stage: it imports them, none imports it.
 """
@@ -22,6 +22,7 @@ from django.utils import timezone
 from compliance.models import ConsentRecord
 from leads.models import Lead
 from leads.scoring import lead_score
+from leads.workspace.routing import lead_route
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ def lead_process(*, lead_id: int) -> bool:
         lead.processed_at = timezone.now()
         lead._change_reason = SCORED
         lead.save(update_fields=["score", "processed_at", "updated_at"])
+        lead_route(lead=lead, at=lead.processed_at)
     return True
 
 

@@ -301,6 +301,8 @@ def test_changing_a_lead_records_who_changed_what(admin_client, admin_user, sour
             "consents-INITIAL_FORMS": "0",
             "attempts-TOTAL_FORMS": "0",
             "attempts-INITIAL_FORMS": "0",
+            "assignments-TOTAL_FORMS": "0",
+            "assignments-INITIAL_FORMS": "0",
         }
     )
 
@@ -309,10 +311,19 @@ def test_changing_a_lead_records_who_changed_what(admin_client, admin_user, sour
     assert response.status_code == 302, response.context["adminform"].form.errors
     lead.refresh_from_db()
     assert (lead.status, lead.received_at.year) == ("new", timezone.now().year)
-    latest = lead.history.latest()
-    assert latest.history_user == admin_user
-    delta = latest.diff_against(latest.prev_record)
-    assert {change.field for change in delta.changes} == {"first_name", "owner"}
+    assert lead.owner == rep
+    edited, given = lead.history.all()[1], lead.history.all()[0]
+    assert edited.history_user == admin_user
+    assert {change.field for change in edited.diff_against(edited.prev_record).changes} == {
+        "first_name"
+    }
+    assert {change.field for change in given.diff_against(edited).changes} == {"owner"}
+    assignment = lead.assignments.get()
+    assert (assignment.reason, assignment.to_rep, assignment.assigned_by) == (
+        "manager",
+        rep,
+        admin_user,
+    )
     history_page = admin_client.get(reverse("admin:leads_lead_history", args=[lead.pk]))
     assert admin_user.username in history_page.content.decode()
 

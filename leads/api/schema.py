@@ -32,6 +32,9 @@ class LeadIn(serializers.Serializer):
     state = serializers.CharField(required=False, help_text="Two-letter code or name.")
     zip = serializers.CharField(required=False, help_text="5-digit ZIP or ZIP+4.")
     product = serializers.CharField(required=False, max_length=64)
+    language = serializers.CharField(
+        required=False, max_length=20, help_text="ISO 639-1 code, e.g. es (es-MX is read as es)."
+    )
     exclusive = serializers.BooleanField(required=False)
     extra = serializers.DictField(required=False, help_text="Anything else, kept as given.")
     consent = ConsentIn(required=False)

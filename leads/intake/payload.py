@@ -54,6 +54,7 @@ CONSENT_FIELDS = (
     "jornaya_leadid",
 )
 CONSENT_LIST_FIELDS = ("sellers", "channels")
+LANGUAGE_CODE = re.compile(r"[a-z]{2}")
 MAX_EXTRA_BYTES = 16_384
 MAX_EXTRA_DEPTH = 5
 MAX_EXTRA_KEYS = 200
@@ -108,6 +109,7 @@ class CleanLead:
     area_code_time_zones: list[str] = field(default_factory=list)
     time_zone_mismatch: bool = False
     product: str = ""
+    language: str = ""
     is_exclusive: bool = True
     extra: dict = field(default_factory=dict)
     consent: CleanConsent | None = None
@@ -273,6 +275,16 @@ def _consent_clean(raw_consent, problems: Problems) -> CleanConsent | None:
     )
 
 
+def _language(raw: Mapping, problems: Problems) -> str:
+    """Return the lead's language as an ISO 639-1 code ("es" from "es-MX" too), or ""."""
+    text = _text(raw, "language", problems).lower().replace("_", "-")
+    code = text.partition("-")[0]
+    if text and not LANGUAGE_CODE.fullmatch(code):
+        problems.add("language", f"{text[:20]!r} is not an ISO 639-1 language code, e.g. es.")
+        return ""
+    return code
+
+
 def _extra(raw: Mapping, problems: Problems) -> dict:
     value = raw.get("extra")
     if value is None:
@@ -376,6 +388,7 @@ def payload_clean(*, raw: Mapping, source: LeadSource) -> tuple[CleanLead | None
     lead.is_exclusive = (
         source.exclusivity == Exclusivity.EXCLUSIVE if exclusive is None else exclusive
     )
+    lead.language = _language(raw, problems)
     lead.extra = _extra(raw, problems)
     lead.consent = _consent_clean(_consent_raw(raw), problems)
     if phone is not None:

@@ -39,6 +39,7 @@ LEAD_ROW_FIELDS = (
     "area_code_time_zones",
     "time_zone_mismatch",
     "product",
+    "language",
     "extra",
     "is_exclusive",
 )

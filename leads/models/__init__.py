@@ -1,3 +1,4 @@
+from leads.models.assignment import AssignmentReason, LeadAssignment
 from leads.models.attempt import ContactAttempt, Direction, Disposition
 from leads.models.intake import ImportRun, ImportStatus, SourceDailyCount
 from leads.models.lead import Lead, LeadStatus, PhoneType
@@ -6,6 +7,7 @@ from leads.models.source import Exclusivity, LeadSource, ReturnReason
 from leads.models.touch import Touch, TouchStatus
 
 __all__ = [
+    "AssignmentReason",
     "ContactAttempt",
     "Direction",
     "Disposition",
@@ -13,6 +15,7 @@ __all__ = [
     "ImportRun",
     "ImportStatus",
     "Lead",
+    "LeadAssignment",
     "LeadSource",
     "LeadStatus",
     "PhoneType",

@@ -93,6 +93,9 @@ class Lead(models.Model):
         default=False, help_text="The ZIP's zone is not among the area code's zones."
     )
     product = models.CharField(max_length=64, blank=True)
+    language = models.CharField(
+        max_length=8, blank=True, help_text="ISO 639-1 code, e.g. es, when the source says."
+    )
     extra = models.JSONField("extra fields", default=dict, blank=True)
     quality_flags = models.JSONField(
         default=list, blank=True, help_text="Doubts raised at intake; the lead is kept."

@@ -1,4 +1,5 @@
 import datetime
+import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -62,6 +63,9 @@ class RepProfile(models.Model):
         validators=[validate_work_days],
         help_text="0 is Monday, 6 is Sunday.",
     )
+    last_assigned_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When routing last gave this rep a lead."
+    )
 
     history = HistoricalRecords(get_user=history_user)
     objects = RepProfileQuerySet.as_manager()
@@ -81,3 +85,14 @@ class RepProfile(models.Model):
 
     def is_licensed_in(self, state: str) -> bool:
         return not self.licensed_states or state in self.licensed_states
+
+    def speaks(self, language: str) -> bool:
+        return not language or not self.languages or language in self.languages
+
+    def is_working_at(self, moment: datetime.datetime) -> bool:
+        """Say whether `moment` falls in this rep's working hours, in the rep's own zone."""
+        local = moment.astimezone(zoneinfo.ZoneInfo(self.time_zone))
+        return (
+            local.weekday() in self.work_days
+            and self.work_starts_at <= local.time() < self.work_ends_at
+        )

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from leads.fastlane import unprocessed_leads_process
 from leads.touches import due_touches_dispatch
+from leads.workspace.routing import pool_leads_route
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,13 @@ class Command(BaseCommand):
             else:
                 if swept:
                     self.stdout.write(f"Processed {swept} lead(s) that missed the fast lane.")
+            try:
+                routed = pool_leads_route()
+            except Exception:
+                logger.exception("Routing the pool's waiting leads failed")
+            else:
+                if routed:
+                    self.stdout.write(f"Gave {routed} waiting lead(s) to reps.")
             if once:
                 return
             time.sleep(every)

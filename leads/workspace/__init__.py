@@ -1,0 +1,1 @@
+"""The rep workspace: who works each lead (routing, reassignment), and the rep's queue."""
