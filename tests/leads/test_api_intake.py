@@ -567,3 +567,18 @@ def test_intake_fingerprints_the_disclosure_as_the_model_does(client, source):
     stored = consent.disclosure_sha256
     consent.save()  # ConsentRecord.save() computes it again
     assert stored and stored == consent.disclosure_sha256
+
+
+@pytest.mark.parametrize(("given", "stored"), [("es", "es"), ("es-MX", "es"), ("EN_us", "en")])
+def test_a_lead_may_say_its_language(client, source, given, stored):
+    response = post(client, source, lead_payload(language=given))
+
+    assert response.status_code == 201
+    assert Lead.objects.get(pk=response.json()["id"]).language == stored
+
+
+def test_a_language_that_is_no_iso_code_is_refused(client, source):
+    response = post(client, source, lead_payload(language="Spanish"))
+
+    assert response.status_code == 422
+    assert "language" in response.json()["errors"]
