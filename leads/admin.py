@@ -24,6 +24,7 @@ from leads.models import (
 )
 from leads.search import lead_search_filter
 from leads.sources import source_key_rotate
+from leads.templatetags.lead_time import duration_text
 from leads.workspace.routing import lead_assign, leads_reassign, rep_pause
 
 User = get_user_model()
@@ -187,7 +188,8 @@ class LeadAdmin(SimpleHistoryAdmin):
         "score",
         "owner",
         "received_at",
-        "first_contact_at",
+        "to_first_attempt",
+        "to_first_contact",
     )
     list_filter = (
         "status",
@@ -196,6 +198,8 @@ class LeadAdmin(SimpleHistoryAdmin):
         "state",
         ("owner", admin.RelatedFieldListFilter),
         ("received_at", ReceivedAtFilter),
+        ("first_attempt_at", admin.EmptyFieldListFilter),
+        ("first_contact_at", admin.EmptyFieldListFilter),
     )
     list_select_related = ("source", "owner")
     search_fields = ("phone", "email", "source_lead_id", "first_name", "last_name")
@@ -221,6 +225,7 @@ class LeadAdmin(SimpleHistoryAdmin):
         "is_exclusive",
         "extra",
         "score",
+        "first_attempt_at",
         "first_contact_at",
         "duplicate_of",
         "quality_flags",
@@ -237,7 +242,18 @@ class LeadAdmin(SimpleHistoryAdmin):
         ("Person", {"fields": ("first_name", "last_name", "phone", "email")}),
         ("Address", {"fields": ("street", "city", "state", "zip_code", "time_zone")}),
         ("Purchase", {"fields": ("product", "cost", "is_exclusive", "extra")}),
-        ("Follow-up", {"fields": ("score", "first_contact_at", "duplicate_of", "quality_flags")}),
+        (
+            "Follow-up",
+            {
+                "fields": (
+                    "score",
+                    "first_attempt_at",
+                    "first_contact_at",
+                    "duplicate_of",
+                    "quality_flags",
+                )
+            },
+        ),
         ("Fast lane", {"fields": ("processed_at", "fast_lane_failures")}),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
@@ -260,6 +276,14 @@ class LeadAdmin(SimpleHistoryAdmin):
 
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    @admin.display(description="to first call")
+    def to_first_attempt(self, obj):
+        return duration_text(obj.time_to_first_attempt)
+
+    @admin.display(description="to first contact")
+    def to_first_contact(self, obj):
+        return duration_text(obj.time_to_first_contact)
 
     def get_readonly_fields(self, request, obj=None):
         return () if obj is None else self.readonly_fields

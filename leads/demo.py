@@ -419,6 +419,8 @@ def _outcomes_settle(plans: list[LeadPlan]) -> None:
             # The calls that would have decided its planned outcome are still to come.
             lead.status = LeadStatus.WORKING if plan.calls else LeadStatus.NEW
             plan.attempt_count = len(plan.calls)
+        if plan.calls:
+            lead.first_attempt_at = plan.calls[0][0]
         if lead.status in CONTACTED_STATUSES:
             lead.first_contact_at = plan.calls[0][0]
 

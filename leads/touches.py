@@ -34,6 +34,17 @@ DISPATCH_BATCH = 500
 # Queued by name: the tasks module calls this one.
 SEND_TASK = "leads.tasks.send_touch"
 SMS_OPT_OUT_HINT = "Reply STOP to opt out."
+# Outcomes of a call in which the rep spoke with the person.
+SPOKE_WITH_THEM = frozenset(
+    {
+        Disposition.CONTACTED,
+        Disposition.APPOINTMENT_SET,
+        Disposition.SALE,
+        Disposition.NOT_INTERESTED,
+        Disposition.CALLBACK_REQUESTED,
+        Disposition.DO_NOT_CONTACT,
+    }
+)
 
 
 def decision_explained(decision: Decision) -> str:
@@ -244,6 +255,10 @@ def call_start(*, lead: Lead, rep) -> tuple[Decision, ContactAttempt | None]:
     attempt = ContactAttempt.objects.create(
         lead=lead, channel=Channel.CALL, direction=Direction.OUTBOUND, rep=rep
     )
+    # Speed to lead counts the first time a rep dialled; only the first call sets it.
+    Lead.objects.filter(pk=lead.pk, first_attempt_at__isnull=True).update(
+        first_attempt_at=attempt.started_at
+    )
     record.attempt = attempt
     record.save(update_fields=["attempt"])
     return decision, attempt
@@ -256,5 +271,9 @@ def call_outcome_record(*, attempt: ContactAttempt, disposition: str, notes: str
     attempt.notes = notes
     attempt.ended_at = attempt.ended_at or max(timezone.now(), attempt.started_at)
     attempt.save()
+    if disposition in SPOKE_WITH_THEM:
+        Lead.objects.filter(pk=attempt.lead_id, first_contact_at__isnull=True).update(
+            first_contact_at=attempt.started_at
+        )
     if disposition == Disposition.DO_NOT_CONTACT:
         stop_request_record(lead=attempt.lead, kind="verbal", recorded_by=rep)

@@ -114,7 +114,12 @@ class Lead(models.Model):
         related_name="owned_leads",
         limit_choices_to={"rep_profile__isnull": False},
     )
-    first_contact_at = models.DateTimeField(null=True, blank=True)
+    first_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a rep first called (automated texts do not count)."
+    )
+    first_contact_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a rep first spoke with the person."
+    )
     duplicate_of = models.ForeignKey(
         "self",
         on_delete=models.SET_NULL,
@@ -184,6 +189,14 @@ class Lead(models.Model):
         self.email = self.email.strip().lower()
         self.state = self.state.upper()
         super().save(*args, **kwargs)
+
+    @property
+    def time_to_first_attempt(self):
+        return self.first_attempt_at - self.received_at if self.first_attempt_at else None
+
+    @property
+    def time_to_first_contact(self):
+        return self.first_contact_at - self.received_at if self.first_contact_at else None
 
     @property
     def full_name(self) -> str:

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core import mail
 from django.db import connection, connections
 from django.urls import reverse
+from django.utils import timezone
 
 from compliance.models import (
     ContactDecision,
@@ -27,7 +28,7 @@ from compliance.models import (
 from compliance.suppressions import suppression_add
 from crm import sms
 from crm.celery import app as celery_app
-from leads.models import ContactAttempt, Disposition, Touch, TouchStatus
+from leads.models import ContactAttempt, Disposition, Lead, Touch, TouchStatus
 from leads.touches import due_touches_dispatch, touch_schedule, touch_send
 from tests.conftest import require_service
 from tests.factories import ConsentRecordFactory, LeadFactory
@@ -292,6 +293,37 @@ def test_a_call_is_logged_when_allowed_and_its_outcome_recorded(rep_client, rep,
     attempt.refresh_from_db()
     assert attempt.disposition == Disposition.DO_NOT_CONTACT and attempt.ended_at
     assert Suppression.objects.filter(phone=lead.phone, origin=SuppressionOrigin.REP).exists()
+
+
+def test_the_first_call_and_the_first_conversation_are_timed_from_arrival(
+    rep_client, rep, at_monday_10am
+):
+    lead = consented_lead(owner=rep)
+    Lead.objects.filter(pk=lead.pk).update(
+        received_at=timezone.now() - datetime.timedelta(minutes=4)
+    )
+    first = rep_client.post(reverse("lead_call_start", args=[lead.pk]))
+    attempt = ContactAttempt.objects.get(lead=lead)
+    rep_client.post(
+        reverse("lead_call_outcome", args=[lead.pk, attempt.pk]),
+        {"disposition": Disposition.NO_ANSWER, "notes": ""},
+    )
+    lead.refresh_from_db()
+    assert first.status_code == 302
+    assert lead.time_to_first_attempt == datetime.timedelta(minutes=4)
+    assert lead.first_contact_at is None  # nobody answered
+
+    rep_client.post(reverse("lead_call_start", args=[lead.pk]))
+    second = ContactAttempt.objects.filter(lead=lead).latest("started_at")
+    rep_client.post(
+        reverse("lead_call_outcome", args=[lead.pk, second.pk]),
+        {"disposition": Disposition.CONTACTED, "notes": "Wants a quote"},
+    )
+    lead.refresh_from_db()
+    assert lead.first_attempt_at == attempt.started_at  # still the first call
+    assert lead.first_contact_at == second.started_at
+    page = rep_client.get(reverse("lead_detail", args=[lead.pk])).content.decode()
+    assert "4 min after it arrived" in page
 
 
 def test_a_call_at_night_is_refused_with_the_reason_and_not_logged(rep_client, rep):
