@@ -22,6 +22,7 @@ from leads.models import (
     RepProfile,
     Touch,
 )
+from leads.scoring import score_breakdown
 from leads.search import lead_search_filter
 from leads.sources import source_key_rotate
 from leads.templatetags.lead_time import duration_text
@@ -225,6 +226,7 @@ class LeadAdmin(SimpleHistoryAdmin):
         "is_exclusive",
         "extra",
         "score",
+        "score_explained",
         "first_attempt_at",
         "first_contact_at",
         "duplicate_of",
@@ -247,6 +249,7 @@ class LeadAdmin(SimpleHistoryAdmin):
             {
                 "fields": (
                     "score",
+                    "score_explained",
                     "first_attempt_at",
                     "first_contact_at",
                     "duplicate_of",
@@ -276,6 +279,10 @@ class LeadAdmin(SimpleHistoryAdmin):
 
     def get_fieldsets(self, request, obj=None):
         return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    @admin.display(description="why this score")
+    def score_explained(self, obj):
+        return score_breakdown(lead=obj) or "—"
 
     @admin.display(description="to first call")
     def to_first_attempt(self, obj):

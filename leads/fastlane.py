@@ -60,7 +60,7 @@ def lead_process(*, lead_id: int) -> bool:
             return False
         consents = list(ConsentRecord.objects.filter(lead=lead).order_by("pk"))
         _intake_history_record(lead, consents)
-        lead.score = lead_score(
+        score = lead_score(
             lead=lead,
             consent_channels={
                 channel
@@ -69,9 +69,10 @@ def lead_process(*, lead_id: int) -> bool:
                 for channel in consent.channels
             },
         )
+        lead.score, lead.score_factors = score.total, score.as_stored()
         lead.processed_at = timezone.now()
         lead._change_reason = SCORED
-        lead.save(update_fields=["score", "processed_at", "updated_at"])
+        lead.save(update_fields=["score", "score_factors", "processed_at", "updated_at"])
         lead_route(lead=lead, at=lead.processed_at)
     return True
 

@@ -11,6 +11,7 @@ from compliance.gate import decide
 from compliance.suppressions import STOP_REQUESTS, stop_request_record
 from leads.choices import Channel
 from leads.models import ContactAttempt, Disposition, TouchStatus
+from leads.scoring import score_breakdown
 from leads.selectors import lead_for_rep_or_404, leads_for_rep, open_call_of_rep
 from leads.templatetags.lead_time import local_at
 from leads.touches import call_outcome_record, call_start, decision_explained, touch_schedule
@@ -35,6 +36,7 @@ def lead_detail(request, lead_id: int):
     now = timezone.now()
     context = {
         "lead": lead,
+        "score_breakdown": score_breakdown(lead=lead),
         "contact_status": [
             (Channel.CALL.label, decide(lead, Channel.CALL, now, automated=False)),
             ("Automated text", decide(lead, Channel.SMS, now, automated=True)),

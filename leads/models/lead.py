@@ -106,6 +106,9 @@ class Lead(models.Model):
         max_length=20, choices=LeadStatus.choices, default=LeadStatus.NEW, db_index=False
     )
     score = models.PositiveSmallIntegerField(default=0, help_text="0 to 100; higher is better.")
+    score_factors = models.JSONField(
+        default=list, blank=True, help_text="What the score is the sum of: [what, points] pairs."
+    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

@@ -205,3 +205,21 @@ def test_the_sweep_leaves_processed_leads_alone(
 
     assert Lead.objects.get(pk=lead_id).processed_at is not None  # in-process fast lane
     assert fastlane.unprocessed_leads_process() == 0
+
+
+@pytest.mark.django_db
+def test_the_score_is_the_sum_of_named_factors_shown_to_the_rep(
+    client, source, rep, eager_tasks, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        lead_id = post(client, source, lead_payload()).json()["id"]
+    lead = Lead.objects.get(pk=lead_id)
+    Lead.objects.filter(pk=lead_id).update(owner=rep)
+
+    factors = dict(lead.score_factors)
+    assert lead.score == min(100, sum(factors.values()))
+    assert factors["base"] == 40 and factors["exclusive"] == 10
+    assert factors["consent to calls"] == 10 and factors["consent to texts"] == 5
+    client.force_login(rep)
+    page = client.get(f"/leads/{lead_id}/").content.decode()
+    assert "40 base" in page and "+10 exclusive" in page
