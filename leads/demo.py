@@ -46,6 +46,7 @@ from leads.models import (
     RepProfile,
 )
 from leads.models.lead import OPEN_STATUSES
+from leads.scoring import lead_score
 from leads.sources import source_create
 
 DEMO_PASSWORD = "leadline-demo"
@@ -306,7 +307,6 @@ def _lead_plan(rng: random.Random, index: int, sources, now) -> LeadPlan:
         cost=source.price_per_lead,
         is_exclusive=source.exclusivity == Exclusivity.EXCLUSIVE,
         status=status,
-        score=rng.randint(15, 98),
         # Loaded with its history, as the fast lane would have left it.
         processed_at=received_at,
         extra={"utm_source": rng.choice(["google", "facebook", "bing", "tiktok"])},
@@ -425,6 +425,13 @@ def _outcomes_settle(plans: list[LeadPlan]) -> None:
             lead.first_contact_at = plan.calls[0][0]
 
 
+def _score(plan: LeadPlan) -> None:
+    """Score the lead as the fast lane would have, with its factors."""
+    channels = set(plan.consent_channels) if plan.has_consent else set()
+    score = lead_score(lead=plan.lead, consent_channels=channels)
+    plan.lead.score, plan.lead.score_factors = score.total, score.as_stored()
+
+
 def _owners_route(plans: list[LeadPlan], profiles: list[RepProfile]) -> None:
     """Give each lead, as it arrived, to the least busy rep licensed for its state.
 
@@ -539,9 +546,12 @@ def demo_data_load(*, lead_count: int = 2000, seed: int = 20261122) -> DemoSumma
     # Originals first, so each duplicate is stored (and its history written) pointing at one.
     firsts = [plan for plan in plans if plan.duplicate_of is None]
     seconds = [plan for plan in plans if plan.duplicate_of is not None]
+    for plan in firsts:
+        _score(plan)
     bulk_create_with_history([plan.lead for plan in firsts], Lead, batch_size=500)
     for plan in seconds:
         plan.lead.duplicate_of = plan.duplicate_of.lead
+        _score(plan)
     bulk_create_with_history([plan.lead for plan in seconds], Lead, batch_size=500)
     consents, suppressions, attempts = [], [], []
     for plan in plans:
