@@ -241,6 +241,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_TICK_SECONDS),
         "options": {"expires": CLOCK_TICK_SECONDS * 2},
     },
+    # When each open lead may next be called, for "next lead" (leads.workspace.queue).
+    "refresh-calling-windows": {
+        "task": "leads.tasks.refresh_calling_windows",
+        "schedule": float(CLOCK_TICK_SECONDS) * 6,
+        "options": {"expires": CLOCK_TICK_SECONDS * 6},
+    },
     # Leads waiting in the pool, for reps who have come on shift or freed capacity.
     "route-pool-leads": {
         "task": "leads.tasks.route_pool_leads",

@@ -22,6 +22,7 @@ from django.utils import timezone
 from compliance.models import ConsentRecord
 from leads.models import Lead
 from leads.scoring import lead_score
+from leads.workspace.queue import leads_queue_refresh
 from leads.workspace.routing import lead_route
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def lead_process(*, lead_id: int) -> bool:
         lead._change_reason = SCORED
         lead.save(update_fields=["score", "score_factors", "processed_at", "updated_at"])
         lead_route(lead=lead, at=lead.processed_at)
+        leads_queue_refresh(leads=[lead], at=lead.processed_at)
     return True
 
 

@@ -7,6 +7,7 @@ from crm.sms import SmsTemporaryError
 from leads.fastlane import leads_process, unprocessed_leads_process
 from leads.intake.handoff import new_leads_take
 from leads.touches import due_touches_dispatch, touch_send
+from leads.workspace.queue import stale_windows_refresh
 from leads.workspace.routing import pool_leads_route
 
 
@@ -35,6 +36,12 @@ def drain_new_leads() -> None:
 def sweep_unprocessed_leads() -> None:
     """The clock's safety net for the fast lane: leads it missed or failed on."""
     unprocessed_leads_process()
+
+
+@shared_task(ignore_result=True)
+def refresh_calling_windows() -> None:
+    """The clock: store anew when open leads may be called, where that instant has come."""
+    stale_windows_refresh()
 
 
 @shared_task(ignore_result=True)

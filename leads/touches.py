@@ -24,6 +24,7 @@ from compliance.unsubscribe import list_unsubscribe_headers, marketing_email_foo
 from crm.sms import SmsError, SmsTemporaryError, send_sms
 from leads.choices import Channel
 from leads.models import ContactAttempt, Direction, Disposition, Lead, Touch, TouchStatus
+from leads.workspace.queue import leads_queue_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -259,6 +260,8 @@ def call_start(*, lead: Lead, rep) -> tuple[Decision, ContactAttempt | None]:
     Lead.objects.filter(pk=lead.pk, first_attempt_at__isnull=True).update(
         first_attempt_at=attempt.started_at
     )
+    lead.refresh_from_db(fields=["first_attempt_at"])
+    leads_queue_refresh(leads=[lead])  # called now: it moves down the queue
     record.attempt = attempt
     record.save(update_fields=["attempt"])
     return decision, attempt

@@ -5,6 +5,7 @@ from leads import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("leads/", views.my_leads, name="my_leads"),
+    path("leads/next/", views.lead_next, name="lead_next"),
     path("leads/<int:lead_id>/", views.lead_detail, name="lead_detail"),
     path(
         "leads/<int:lead_id>/stop/<slug:kind>/",

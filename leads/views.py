@@ -15,6 +15,7 @@ from leads.scoring import score_breakdown
 from leads.selectors import lead_for_rep_or_404, leads_for_rep, open_call_of_rep
 from leads.templatetags.lead_time import local_at
 from leads.touches import call_outcome_record, call_start, decision_explained, touch_schedule
+from leads.workspace.queue import lead_claim_next, next_callable_at
 
 
 @login_required
@@ -28,6 +29,28 @@ def home(request):
 def my_leads(request):
     page = Paginator(leads_for_rep(rep=request.user), 50).get_page(request.GET.get("page"))
     return render(request, "leads/my_leads.html", {"page": page})
+
+
+@login_required
+@require_POST
+def lead_next(request):
+    """Claim the best lead this rep may call now and open it; else say when one will be."""
+    if not hasattr(request.user, "rep_profile"):
+        messages.error(request, "Only reps take leads from the queue.")
+        return redirect("my_leads")
+    lead = lead_claim_next(rep_user=request.user)
+    if lead is not None:
+        return redirect("lead_detail", lead_id=lead.pk)
+    when = next_callable_at(rep_user=request.user)
+    if when is None:
+        messages.info(request, "No lead may be called now, and none is waiting for its hours.")
+    else:
+        messages.info(
+            request,
+            f"No lead may be called now. The next one may be called from "
+            f"{timezone.localtime(when):%a %b %-d, %H:%M %Z}.",
+        )
+    return redirect("my_leads")
 
 
 @login_required

@@ -98,7 +98,7 @@ RULES = (
     (r"api/v1/(schema|docs)/", "public"),
     (r"api/v1/leads/", "vendor_api"),
     (r"leads/<int:lead_id>/", "own_lead"),
-    (r"(leads/)?$", "rep_page"),
+    (r"(leads/|leads/next/)?$", "rep_page"),
     (r"(healthz|login/|logout/|u/<str:token>/)$", "public"),
     (r"webhooks/", "signed_webhook"),
 )

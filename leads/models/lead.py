@@ -131,6 +131,15 @@ class Lead(models.Model):
         related_name="duplicates",
         help_text="The earlier lead with the same phone or email.",
     )
+    callable_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the compliance gate next allows a rep's call; empty: never, as it stands.",
+    )
+    priority = models.PositiveSmallIntegerField(
+        default=0, editable=False, help_text='Where "next lead" takes it: higher first.'
+    )
     processed_at = models.DateTimeField(
         "processed by the fast lane",
         null=True,
@@ -176,6 +185,13 @@ class Lead(models.Model):
             models.Index(fields=["source_lead_id"], name="lead_source_lead_id_idx"),
             models.Index(Upper("last_name"), name="lead_last_name_upper_idx"),
             models.Index(Upper("first_name"), name="lead_first_name_upper_idx"),
+            # "Next lead": open leads that may be called, best first (leads.workspace.queue).
+            models.Index(
+                models.F("priority").desc(),
+                "received_at",
+                name="lead_next_idx",
+                condition=models.Q(status__in=OPEN_STATUSES, callable_at__isnull=False),
+            ),
             # The clock's sweep: the few leads the fast lane has not processed yet.
             models.Index(
                 fields=["received_at"],

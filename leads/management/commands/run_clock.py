@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from leads.fastlane import unprocessed_leads_process
 from leads.touches import due_touches_dispatch
+from leads.workspace.queue import stale_windows_refresh
 from leads.workspace.routing import pool_leads_route
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class Command(BaseCommand):
                 if swept:
                     self.stdout.write(f"Processed {swept} lead(s) that missed the fast lane.")
             try:
+                stale_windows_refresh()
                 routed = pool_leads_route()
             except Exception:
                 logger.exception("Routing the pool's waiting leads failed")

@@ -1,0 +1,151 @@
+""" "Next lead": the best lead a rep may call now, claimed once under concurrency."""
+
+import datetime
+import threading
+from zoneinfo import ZoneInfo
+
+import pytest
+import time_machine
+from django.db import connection, connections
+from django.test import Client
+from django.urls import reverse
+
+from compliance.models import SuppressionOrigin, SuppressionScope
+from compliance.suppressions import suppression_add
+from leads.models import AssignmentReason, Lead, LeadAssignment
+from leads.workspace.queue import leads_queue_refresh, stale_windows_refresh
+from tests.conftest import require_service
+from tests.factories import LeadFactory, RepFactory
+
+pytestmark = pytest.mark.django_db
+
+NEW_YORK = ZoneInfo("America/New_York")
+MONDAY_10AM = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=NEW_YORK)
+NEXT = "/leads/next/"
+
+
+@pytest.fixture(autouse=True)
+def at_monday_10am():
+    with time_machine.travel(MONDAY_10AM, tick=False) as traveller:
+        yield traveller
+
+
+def queued(**fields):
+    lead = LeadFactory(**fields)
+    leads_queue_refresh(leads=[lead])
+    lead.refresh_from_db()
+    return lead
+
+
+def test_next_lead_opens_the_best_callable_lead_and_claims_it_from_the_pool(rep_client, rep):
+    low = queued(score=40)
+    best = queued(score=80)
+    called = queued(score=95, first_attempt_at=MONDAY_10AM - datetime.timedelta(hours=1))
+
+    response = rep_client.post(NEXT)
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("lead_detail", args=[best.pk])
+    best.refresh_from_db()
+    assert best.owner == rep
+    assert LeadAssignment.objects.get(lead=best).reason == AssignmentReason.CLAIM
+    assert {low.priority, best.priority, called.priority} == {2040, 2080, 1095}
+    assert rep_client.get(response["Location"]).status_code == 200
+
+
+def test_another_reps_lead_is_never_offered(rep_client, other_rep):
+    queued(owner=other_rep, score=99)
+
+    response = rep_client.post(NEXT, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("my_leads")
+    assert "No lead may be called now" in response.content.decode()
+
+
+def test_a_lead_outside_its_hours_waits_and_the_rep_is_told_when(rep_client, rep):
+    honolulu = queued(owner=rep, state="HI", zip_code="96813", time_zone="Pacific/Honolulu")
+
+    response = rep_client.post(NEXT, follow=True)
+
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("my_leads")
+    assert "The next one may be called from" in page
+    assert honolulu.callable_at > MONDAY_10AM  # 05:00 in Honolulu
+
+
+def test_a_lead_whose_answer_changed_is_skipped_and_moved(rep_client, rep):
+    stopped = queued(owner=rep, score=90)
+    fine = queued(owner=rep, score=50)
+    suppression_add(
+        origin=SuppressionOrigin.REP, phone=stopped.phone, scope=SuppressionScope.ALL, lead=stopped
+    )  # after its window was stored
+
+    response = rep_client.post(NEXT)
+
+    assert response["Location"] == reverse("lead_detail", args=[fine.pk])
+    stopped.refresh_from_db()
+    assert stopped.callable_at is None
+
+
+def test_the_clock_reopens_a_lead_when_its_hours_come(rep):
+    lead = queued(owner=rep, state="HI", zip_code="96813", time_zone="Pacific/Honolulu")
+    opens = lead.callable_at
+
+    with time_machine.travel(opens + datetime.timedelta(minutes=1), tick=False):
+        stale_windows_refresh()
+
+    lead.refresh_from_db()
+    assert lead.callable_at == opens + datetime.timedelta(minutes=1)
+
+
+def test_next_lead_needs_a_post_and_a_login(client, rep_client):
+    assert rep_client.get(NEXT).status_code == 405
+    assert client.post(NEXT).status_code == 302  # to the login page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_reps_pressing_at_once_each_get_a_different_lead():
+    require_service("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL")
+    reps = [RepFactory(username=f"rep{n}") for n in range(20)]
+    for n in range(25):
+        queued(score=n)
+    barrier = threading.Barrier(len(reps))
+    answers = {}
+
+    def press(user):
+        try:
+            client = Client()
+            client.force_login(user)
+            barrier.wait()
+            answers[user.username] = client.post(NEXT)["Location"]
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=press, args=[user]) for user in reps]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    claimed = list(answers.values())
+    assert len(claimed) == 20 and len(set(claimed)) == 20
+    assert Lead.objects.filter(owner__isnull=False).count() == 20
+    assert LeadAssignment.objects.filter(reason=AssignmentReason.CLAIM).count() == 20
+
+
+def test_only_reps_take_leads_from_the_queue(manager_client):
+    lead = queued()
+
+    response = manager_client.post(NEXT, follow=True)
+
+    assert "Only reps take leads" in response.content.decode()
+    assert Lead.objects.get(pk=lead.pk).owner is None
+
+
+def test_leads_stored_before_the_queue_join_it_at_the_next_tick(rep_client, rep):
+    old = LeadFactory(owner=rep)  # priority 0, no calling instant: never refreshed
+    assert rep_client.post(NEXT)["Location"] == reverse("my_leads")
+
+    stale_windows_refresh()
+
+    assert rep_client.post(NEXT)["Location"] == reverse("lead_detail", args=[old.pk])
