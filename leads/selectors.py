@@ -1,15 +1,32 @@
 """Reads of leads that several places need."""
 
+import datetime
+
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Case, Value, When
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from leads.choices import Channel
 from leads.models import ContactAttempt, Direction, Lead
 
 
-def leads_for_rep(*, rep: AbstractBaseUser):
-    """Return the rep's open leads, newest first."""
-    return Lead.objects.owned_by(rep).open().select_related("source").order_by("-received_at")
+def leads_for_rep(*, rep: AbstractBaseUser, at: datetime.datetime | None = None):
+    """Return the rep's open leads in the order "next lead" would take them: callable now
+    (best first), then by when they become callable, then those the gate bars for now."""
+    at = at or timezone.now()
+    standing = Case(
+        When(callable_at__lte=at, then=Value(0)),
+        When(callable_at__isnull=False, then=Value(1)),
+        default=Value(2),
+    )
+    return (
+        Lead.objects.owned_by(rep)
+        .open()
+        .select_related("source")
+        .annotate(standing=standing)
+        .order_by("standing", "-priority", "callable_at", "received_at")
+    )
 
 
 def lead_for_rep_or_404(*, rep: AbstractBaseUser, lead_id: int) -> Lead:

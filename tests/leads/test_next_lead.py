@@ -149,3 +149,17 @@ def test_leads_stored_before_the_queue_join_it_at_the_next_tick(rep_client, rep)
     stale_windows_refresh()
 
     assert rep_client.post(NEXT)["Location"] == reverse("lead_detail", args=[old.pk])
+
+
+def test_my_leads_are_listed_in_the_order_next_lead_takes_them(rep_client, rep):
+    later = queued(owner=rep, score=99, state="HI", zip_code="96813", time_zone="Pacific/Honolulu")
+    low = queued(owner=rep, score=30)
+    high = queued(owner=rep, score=70)
+
+    page = rep_client.get(reverse("my_leads"))
+
+    listed = [lead.pk for lead in page.context["page"].object_list]
+    assert listed == [high.pk, low.pk, later.pk]
+    text = page.content.decode()
+    assert text.count("Call now") == 2
+    assert "HST their time" in text
