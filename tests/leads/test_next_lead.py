@@ -1,12 +1,11 @@
 """ "Next lead": the best lead a rep may call now, claimed once under concurrency."""
 
 import datetime
-import threading
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
-from django.db import connection, connections
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -14,6 +13,7 @@ from compliance.models import SuppressionOrigin, SuppressionScope
 from compliance.suppressions import suppression_add
 from leads.models import AssignmentReason, Lead, LeadAssignment
 from leads.workspace.queue import leads_queue_refresh, stale_windows_refresh
+from tests.concurrency import at_once
 from tests.conftest import require_service
 from tests.factories import LeadFactory, RepFactory
 
@@ -109,26 +109,15 @@ def test_twenty_reps_pressing_at_once_each_get_a_different_lead():
     reps = [RepFactory(username=f"rep{n}") for n in range(20)]
     for n in range(25):
         queued(score=n)
-    barrier = threading.Barrier(len(reps))
-    answers = {}
 
     def press(user):
-        try:
-            client = Client()
-            client.force_login(user)
-            barrier.wait()
-            answers[user.username] = client.post(NEXT)["Location"]
-        finally:
-            connections.close_all()
+        client = Client()
+        client.force_login(user)
+        return client.post(NEXT)["Location"]
 
-    threads = [threading.Thread(target=press, args=[user]) for user in reps]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    claimed = at_once(press, reps)
 
-    claimed = list(answers.values())
-    assert len(claimed) == 20 and len(set(claimed)) == 20
+    assert all(claimed) and len(set(claimed)) == 20  # every rep answered, none shares a lead
     assert Lead.objects.filter(owner__isnull=False).count() == 20
     assert LeadAssignment.objects.filter(reason=AssignmentReason.CLAIM).count() == 20
 

@@ -1,11 +1,10 @@
 """Routing: each new lead goes to a rep who may work it now, or waits in the pool."""
 
 import datetime
-import threading
 
 import pytest
 import time_machine
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 
 from leads.fastlane import leads_process
 from leads.models import AssignmentReason, Lead, LeadAssignment, RepProfile
@@ -15,6 +14,7 @@ from leads.workspace.routing import (
     pool_leads_route,
     rep_pause,
 )
+from tests.concurrency import at_once
 from tests.conftest import require_service
 from tests.factories import LeadFactory, RepFactory
 
@@ -160,20 +160,7 @@ def test_two_routers_at_once_never_push_a_rep_past_capacity():
     require_service("PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL")
     only = rep("only", capacity=1)
     leads = LeadFactory.create_batch(6)
-    barrier = threading.Barrier(len(leads))
-
-    def router(lead):
-        try:
-            barrier.wait()
-            route(lead)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=router, args=[lead]) for lead in leads]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    at_once(route, leads, timeout=30)
 
     assert Lead.objects.filter(owner=only).count() == 1
     assert LeadAssignment.objects.count() == 1
