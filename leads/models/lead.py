@@ -192,6 +192,17 @@ class Lead(models.Model):
                 name="lead_next_idx",
                 condition=models.Q(status__in=OPEN_STATUSES, callable_at__isnull=False),
             ),
+            # The clock's refresh of calling instants that have come, and of leads never queued.
+            models.Index(
+                fields=["callable_at"],
+                name="lead_callable_idx",
+                condition=models.Q(status__in=OPEN_STATUSES),
+            ),
+            models.Index(
+                fields=["received_at"],
+                name="lead_unqueued_idx",
+                condition=models.Q(status__in=OPEN_STATUSES, priority=0),
+            ),
             # The clock's sweep: the few leads the fast lane has not processed yet.
             models.Index(
                 fields=["received_at"],

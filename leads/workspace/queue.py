@@ -49,8 +49,12 @@ def stale_windows_refresh(*, at: datetime.datetime | None = None) -> int:
     have opened, or closed since), and those never queued yet (priority 0: stored before the
     queue, or by the demo), a batch per tick."""
     at = at or timezone.now()
-    stale = Lead.objects.filter(Q(callable_at__lte=at) | Q(priority=0), status__in=OPEN_STATUSES)
-    return leads_queue_refresh(leads=stale.order_by("callable_at")[:REFRESH_BATCH], at=at)
+    open_leads = Lead.objects.filter(status__in=OPEN_STATUSES)
+    # Two indexed reads (lead_callable_idx, lead_unqueued_idx) rather than one OR, which
+    # would walk every future calling instant to reach the leads never queued.
+    come = list(open_leads.filter(callable_at__lte=at).order_by("callable_at")[:REFRESH_BATCH])
+    never = list(open_leads.filter(priority=0).order_by("received_at")[: REFRESH_BATCH - len(come)])
+    return leads_queue_refresh(leads=come + never, at=at)
 
 
 def _claimable(rep_user, at: datetime.datetime):
