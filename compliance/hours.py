@@ -63,6 +63,46 @@ def hours_check(
     )
 
 
+def hours_open_until(
+    *, zones: Iterable[str], states: Iterable[str], at: datetime, channel: str
+) -> datetime | None:
+    """Return the first instant after `at` at which `hours_check` stops passing, for an `at`
+    at which it passes; None when no calling hours apply to the channel.
+
+    Allowed time is a union of spans that each close when some zone's clock reaches some
+    window's end, so testing those instants in order finds the close exactly.
+    """
+    if channel not in HOURS_CHANNELS:
+        return None
+    tzs, unknown = _load_zones(frozenset(zones))
+    if unknown or not tzs:
+        return at
+    rules = _rules_for(frozenset(states))
+    windows = [FEDERAL_WINDOW] + [
+        window
+        for rule in rules
+        for window in (rule.weekday_window, rule.saturday_window, rule.sunday_window)
+        if window is not None
+    ]
+    ends = sorted({window.end for window in windows})
+    candidates = sorted(
+        instant
+        for tz in tzs
+        for offset in (0, 1)
+        for end in ends
+        if (
+            instant := datetime.combine(
+                at.astimezone(tz).date() + timedelta(days=offset), end, tzinfo=tz
+            ).astimezone(UTC)
+        )
+        > at
+    )
+    for instant in candidates:
+        if not _allowed_at(tzs, rules, instant):
+            return instant
+    return at + timedelta(days=1)  # windows end every day; this is never reached
+
+
 @lru_cache(maxsize=1024)
 def _rules_for(states: frozenset[str]) -> list[StateRule]:
     codes = sorted({state.upper() for state in states})

@@ -24,6 +24,7 @@ from leads.models import Lead
 from leads.scoring import lead_score
 from leads.workspace.queue import leads_queue_refresh
 from leads.workspace.routing import lead_route
+from leads.workspace.sla import sla_clock_start
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,8 @@ def lead_process(*, lead_id: int) -> bool:
     do (processed already, or being processed by another worker)."""
     with transaction.atomic():
         lead = (
-            Lead.objects.select_for_update(skip_locked=True)
+            Lead.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("source")
             .filter(pk=lead_id, processed_at__isnull=True)
             .first()
         )
@@ -76,6 +78,7 @@ def lead_process(*, lead_id: int) -> bool:
         lead.save(update_fields=["score", "score_factors", "processed_at", "updated_at"])
         lead_route(lead=lead, at=lead.processed_at)
         leads_queue_refresh(leads=[lead], at=lead.processed_at)
+        sla_clock_start(lead=lead, sla_minutes=lead.source.sla_minutes)
     return True
 
 

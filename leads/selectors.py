@@ -3,7 +3,7 @@
 import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Case, Value, When
+from django.db.models import Case, Q, Value, When
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -16,8 +16,11 @@ def leads_for_rep(*, rep: AbstractBaseUser, at: datetime.datetime | None = None)
     (best first), then by when they become callable, then those the gate bars for now."""
     at = at or timezone.now()
     standing = Case(
-        When(callable_at__lte=at, then=Value(0)),
-        When(callable_at__isnull=False, then=Value(1)),
+        When(
+            Q(callable_at__lte=at) & (Q(callable_until__isnull=True) | Q(callable_until__gt=at)),
+            then=Value(0),
+        ),
+        When(callable_at__gt=at, then=Value(1)),
         default=Value(2),
     )
     return (
@@ -25,7 +28,7 @@ def leads_for_rep(*, rep: AbstractBaseUser, at: datetime.datetime | None = None)
         .open()
         .select_related("source")
         .annotate(standing=standing)
-        .order_by("standing", "-priority", "callable_at", "received_at")
+        .order_by("standing", "-priority", "queue_at", "callable_at")
     )
 
 

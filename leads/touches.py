@@ -1,8 +1,9 @@
-"""Outbound texts and emails to leads, and rep calls: every one passes the compliance gate.
+"""Outbound texts and emails to leads: every one passes the compliance gate.
 
 A touch is decided twice: when it is scheduled (blocked touches are never queued; deferred
 ones wait for the instant the gate names) and again at the moment of sending, so an opt-out
-recorded while a touch waits stops it. A rep's call is decided before it is logged. Besides
+recorded while a touch waits stops it. (A rep's call is decided before it is logged, in
+leads.workspace.calls.) Besides
 the replies to inbound texts (compliance.replies, decided the same way), nothing else in
 Leadline calls an SMS or email provider.
 """
@@ -19,12 +20,10 @@ from django.utils import timezone
 
 from compliance.gate import Decision, contact_check
 from compliance.models import DecisionStage, Purpose
-from compliance.suppressions import stop_request_record
 from compliance.unsubscribe import list_unsubscribe_headers, marketing_email_footer
 from crm.sms import SmsError, SmsTemporaryError, send_sms
 from leads.choices import Channel
-from leads.models import ContactAttempt, Direction, Disposition, Lead, Touch, TouchStatus
-from leads.workspace.queue import leads_queue_refresh
+from leads.models import SENT_CHANNELS, ContactAttempt, Direction, Lead, Touch, TouchStatus
 
 logger = logging.getLogger(__name__)
 
@@ -35,17 +34,6 @@ DISPATCH_BATCH = 500
 # Queued by name: the tasks module calls this one.
 SEND_TASK = "leads.tasks.send_touch"
 SMS_OPT_OUT_HINT = "Reply STOP to opt out."
-# Outcomes of a call in which the rep spoke with the person.
-SPOKE_WITH_THEM = frozenset(
-    {
-        Disposition.CONTACTED,
-        Disposition.APPOINTMENT_SET,
-        Disposition.SALE,
-        Disposition.NOT_INTERESTED,
-        Disposition.CALLBACK_REQUESTED,
-        Disposition.DO_NOT_CONTACT,
-    }
-)
 
 
 def decision_explained(decision: Decision) -> str:
@@ -140,7 +128,7 @@ def due_touches_dispatch(*, now: datetime.datetime | None = None) -> int:
     with transaction.atomic():
         due = list(
             Touch.objects.select_for_update(skip_locked=True)
-            .filter(status=TouchStatus.SCHEDULED, due_at__lte=now)
+            .filter(status=TouchStatus.SCHEDULED, channel__in=SENT_CHANNELS, due_at__lte=now)
             .order_by("due_at")[:DISPATCH_BATCH]
         )
         lost = list(
@@ -238,45 +226,3 @@ def _deliver(touch: Touch) -> str:
         headers=headers,
     ).send()
     return headers["Message-ID"]
-
-
-@transaction.atomic
-def call_start(*, lead: Lead, rep) -> tuple[Decision, ContactAttempt | None]:
-    """Ask the gate before a rep dials; log the call attempt when it is allowed."""
-    decision, record = contact_check(
-        lead=lead,
-        channel=Channel.CALL,
-        stage=DecisionStage.MANUAL,
-        purpose=Purpose.MARKETING,
-        automated=False,
-        requested_by=rep,
-    )
-    if not decision.allowed:
-        return decision, None
-    attempt = ContactAttempt.objects.create(
-        lead=lead, channel=Channel.CALL, direction=Direction.OUTBOUND, rep=rep
-    )
-    # Speed to lead counts the first time a rep dialled; only the first call sets it.
-    Lead.objects.filter(pk=lead.pk, first_attempt_at__isnull=True).update(
-        first_attempt_at=attempt.started_at
-    )
-    lead.refresh_from_db(fields=["first_attempt_at"])
-    leads_queue_refresh(leads=[lead])  # called now: it moves down the queue
-    record.attempt = attempt
-    record.save(update_fields=["attempt"])
-    return decision, attempt
-
-
-@transaction.atomic
-def call_outcome_record(*, attempt: ContactAttempt, disposition: str, notes: str, rep) -> None:
-    """Record how a rep's call ended; "do not contact" also records the lead's opt-out."""
-    attempt.disposition = disposition
-    attempt.notes = notes
-    attempt.ended_at = attempt.ended_at or max(timezone.now(), attempt.started_at)
-    attempt.save()
-    if disposition in SPOKE_WITH_THEM:
-        Lead.objects.filter(pk=attempt.lead_id, first_contact_at__isnull=True).update(
-            first_contact_at=attempt.started_at
-        )
-    if disposition == Disposition.DO_NOT_CONTACT:
-        stop_request_record(lead=attempt.lead, kind="verbal", recorded_by=rep)

@@ -14,7 +14,8 @@ from leads.models import ContactAttempt, Disposition, TouchStatus
 from leads.scoring import score_breakdown
 from leads.selectors import lead_for_rep_or_404, leads_for_rep, open_call_of_rep
 from leads.templatetags.lead_time import local_at
-from leads.touches import call_outcome_record, call_start, decision_explained, touch_schedule
+from leads.touches import decision_explained, touch_schedule
+from leads.workspace.calls import call_outcome_record, call_start
 from leads.workspace.queue import lead_claim_next, next_callable_at
 
 

@@ -10,7 +10,7 @@ from typing import Protocol, TypeVar
 from django.conf import settings
 
 from compliance.choices import CaptureMethod, DncListKind, Purpose, SuppressionOrigin
-from compliance.hours import HoursCheck, hours_check
+from compliance.hours import HoursCheck, hours_check, hours_open_until
 from compliance.reasons import Reason, ReasonCode
 from compliance.rules import AttemptCap, attempt_caps_for
 from leads.choices import Channel, USState
@@ -33,6 +33,9 @@ class Decision:
     allowed: bool
     reasons: list[Reason]
     next_allowed_at: datetime.datetime | None
+    # When the calling hours that allow it (now, or from next_allowed_at) close; None when
+    # no hours apply. Caps are not counted: they move only with a new attempt.
+    window_ends_at: datetime.datetime | None = None
 
     @property
     def codes(self) -> list[str]:
@@ -182,10 +185,16 @@ def contact_evaluate(
 
     reasons, next_at = _timing(facts, channel, at)
     if not reasons:
-        return Decision(True, [], None)
+        return Decision(True, [], None, _window_end(facts, channel, at))
     if next_at is not None and consent is None and _dnc_reasons(facts, next_at, registry):
         next_at = None  # by then the registry copy is too old or the relationship has ended
-    return Decision(False, reasons, next_at)
+    if next_at is None:
+        return Decision(False, reasons, None)
+    return Decision(False, reasons, next_at, _window_end(facts, channel, next_at))
+
+
+def _window_end(facts: GateFacts, channel: str, at: datetime.datetime) -> datetime.datetime | None:
+    return hours_open_until(zones=facts.zones, states=facts.states, at=at, channel=channel)
 
 
 def _missing_address(lead: LeadFacts, channel: str) -> Reason | None:

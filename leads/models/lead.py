@@ -137,8 +137,37 @@ class Lead(models.Model):
         editable=False,
         help_text="When the compliance gate next allows a rep's call; empty: never, as it stands.",
     )
+    callable_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When the calling hours that open at callable_at close again.",
+    )
     priority = models.PositiveSmallIntegerField(
         default=0, editable=False, help_text='Where "next lead" takes it: higher first.'
+    )
+    queue_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="Order within its priority, earliest first: a callback's time, when it "
+        "arrived, or when it was last called.",
+    )
+    last_attempt_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When a rep last called."
+    )
+    sla_due_at = models.DateTimeField(
+        "speed-to-lead due",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When a rep must have called by; empty once called.",
+    )
+    sla_stage = models.PositiveSmallIntegerField(
+        "escalation",
+        default=0,
+        editable=False,
+        help_text="0: on time; 1: rep alerted; 2: reassigned; 3: managers alerted.",
     )
     processed_at = models.DateTimeField(
         "processed by the fast lane",
@@ -188,15 +217,21 @@ class Lead(models.Model):
             # "Next lead": open leads that may be called, best first (leads.workspace.queue).
             models.Index(
                 models.F("priority").desc(),
-                "received_at",
+                "queue_at",
                 name="lead_next_idx",
                 condition=models.Q(status__in=OPEN_STATUSES, callable_at__isnull=False),
             ),
-            # The clock's refresh of calling instants that have come, and of leads never queued.
+            # The clock's refresh of calling windows that have closed, and of leads never queued.
             models.Index(
-                fields=["callable_at"],
-                name="lead_callable_idx",
+                fields=["callable_until"],
+                name="lead_window_closes_idx",
                 condition=models.Q(status__in=OPEN_STATUSES),
+            ),
+            # The clock's speed-to-lead escalations: leads not yet called, soonest due first.
+            models.Index(
+                fields=["sla_due_at"],
+                name="lead_sla_due_idx",
+                condition=models.Q(status__in=OPEN_STATUSES, sla_due_at__isnull=False),
             ),
             models.Index(
                 fields=["received_at"],

@@ -80,6 +80,11 @@ class LeadSource(models.Model):
     exclusivity = models.CharField(
         max_length=12, choices=Exclusivity.choices, default=Exclusivity.EXCLUSIVE
     )
+    sla_minutes = models.PositiveSmallIntegerField(
+        "speed-to-lead SLA (minutes)",
+        default=5,
+        help_text="A rep must call each lead within this long of its calling hours opening.",
+    )
     return_window_days = models.PositiveSmallIntegerField(
         default=7, help_text="Days after receipt during which a lead may be returned."
     )

@@ -12,14 +12,24 @@ class TouchStatus(models.TextChoices):
     SENT = "sent", "Sent"
     BLOCKED = "blocked", "Blocked by compliance"
     FAILED = "failed", "Failed"
+    DONE = "done", "Called"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+# The channels a touch sends by itself; a call touch waits for a rep to dial it.
+SENT_CHANNELS = [Channel.SMS, Channel.EMAIL]
 
 
 class Touch(models.Model):
-    """One planned outbound text or email to a lead, due at an instant.
+    """One planned contact with a lead, due at an instant: a text or an email the system
+    sends, or a call the lead's rep is to make (a callback the lead asked for, or a
+    cadence's call task).
 
-    The compliance gate decides when it is scheduled and again at the moment of sending;
-    both decisions are kept (ContactDecision.touch). A blocked touch is never sent; a
-    deferred one waits, scheduled, until the instant the gate named.
+    The compliance gate decides a text or email when it is scheduled and again at the moment
+    of sending; both decisions are kept (ContactDecision.touch). A blocked touch is never
+    sent; a deferred one waits, scheduled, until the instant the gate named. A call touch is
+    never sent: it puts the lead at the top of its rep's queue when due, and is done when
+    the rep dials (the call itself passes the gate then).
     """
 
     lead = models.ForeignKey("leads.Lead", on_delete=models.PROTECT, related_name="touches")
@@ -42,7 +52,11 @@ class Touch(models.Model):
         blank=True, help_text="Why it waits or was blocked, or the provider's error."
     )
     deferrals = models.PositiveIntegerField(default=0)
-    queued_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Handed to a send task; for a call, when its rep was told it is due.",
+    )
     provider_message_id = models.CharField(max_length=100, blank=True)
     attempt = models.OneToOneField(
         "leads.ContactAttempt",
@@ -58,7 +72,7 @@ class Touch(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="The rep who wrote it; empty for cadence touches.",
+        help_text="The rep who wrote or scheduled it; empty for cadence touches.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
@@ -68,16 +82,28 @@ class Touch(models.Model):
         verbose_name_plural = "touches"
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(channel__in=[Channel.SMS, Channel.EMAIL]),
-                name="touch_channel_is_text_or_email",
+                condition=~models.Q(channel=Channel.CALL, status__in=["queued", "sending", "sent"]),
+                name="touch_call_never_sent",
             ),
         ]
         indexes = [
-            # The clock's query: due scheduled touches, oldest first.
+            # The clock's query: due scheduled texts and emails, oldest first.
             models.Index(
                 fields=["due_at"],
                 name="touch_due_idx",
-                condition=models.Q(status="scheduled"),
+                condition=models.Q(status="scheduled", channel__in=SENT_CHANNELS),
+            ),
+            # A lead's pending calls (callbacks, call tasks), for its place in the queue.
+            models.Index(
+                fields=["lead", "due_at"],
+                name="touch_call_due_idx",
+                condition=models.Q(status="scheduled", channel=Channel.CALL),
+            ),
+            # Call touches that have come due and whose rep has not been told yet.
+            models.Index(
+                fields=["due_at"],
+                name="touch_call_alert_idx",
+                condition=models.Q(status="scheduled", channel=Channel.CALL, queued_at=None),
             ),
             # Touches handed to a send task that never ran (a lost queue message).
             models.Index(

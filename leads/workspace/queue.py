@@ -1,14 +1,25 @@
 """The rep's queue: which lead "next lead" gives, claimed safely under concurrency.
 
-Each open lead keeps when the gate next allows a rep's call (`callable_at`) and where it
-stands (`priority`), so the claim is one indexed `SELECT ... FOR UPDATE SKIP LOCKED` over the
-rep's own leads and the unassigned pool, never a question to the gate row by row. The gate
-is asked once more for the claimed lead; if its answer changed (an opt-out, a cap reached),
-the lead's `callable_at` moves to the gate's next allowed instant and the next one is taken.
+Each open lead keeps its calling window, from when the gate next allows a rep's call
+(`callable_at`) until those hours close (`callable_until`), and where it stands: a band
+(`priority`) and its order within it (`queue_at`, earliest first):
+
+- a callback the lead asked for, once due (longest overdue first);
+- a lead never called whose speed-to-lead SLA is about to break, then the other leads never
+  called (highest score first, then the oldest);
+- the rest, by when they are next due (the last call's time, or a cadence's call task).
+
+So the claim is one indexed `SELECT ... FOR UPDATE SKIP LOCKED` over the rep's own leads and
+the unassigned pool, never a question to the gate row by row. The gate is asked once more
+for the claimed lead; if its answer changed (an opt-out, a cap reached), the lead's window
+moves to the gate's next allowed instant and the next one is taken. Windows are stored anew
+when a lead's facts change (a call, a callback, a disposition) and by the clock once they
+close.
 """
 
 import datetime
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Min, Q
@@ -16,50 +27,103 @@ from django.utils import timezone
 
 from compliance.gate import decide_many
 from leads.choices import Channel
-from leads.models import AssignmentReason, Lead
+from leads.models import AssignmentReason, Lead, Touch, TouchStatus
 from leads.models.lead import OPEN_STATUSES
 from leads.workspace.routing import lead_assign
 
+CALLBACK_DUE = 4000
+SLA_BREAKING = 3000
 NEVER_ATTEMPTED = 2000
 ATTEMPTED = 1000
+# A lead never called moves to the front this long before its SLA breaks.
+SLA_WARNING = datetime.timedelta(minutes=1)
 CLAIM_TRIES = 5
 REFRESH_BATCH = 1000
 
 
-def lead_priority(*, lead: Lead) -> int:
-    """Return where the lead stands: leads never called first, then by score."""
-    return (NEVER_ATTEMPTED if lead.first_attempt_at is None else ATTEMPTED) + lead.score
+@dataclass(frozen=True)
+class Standing:
+    priority: int
+    queue_at: datetime.datetime
+    why: str
+
+
+def lead_standing(
+    *, lead: Lead, at: datetime.datetime, call_due_at: datetime.datetime | None, callback: bool
+) -> Standing:
+    """Where the lead stands in the queue at `at`, and why, in words a rep reads."""
+    if call_due_at is not None and callback:
+        return Standing(CALLBACK_DUE, call_due_at, "callback they asked for")
+    if lead.first_attempt_at is None:
+        if lead.sla_due_at is not None and lead.sla_due_at <= at + SLA_WARNING:
+            return Standing(SLA_BREAKING + lead.score, lead.received_at, "SLA about to break")
+        return Standing(NEVER_ATTEMPTED + lead.score, lead.received_at, "never called")
+    if call_due_at is not None:
+        return Standing(ATTEMPTED, call_due_at, "follow-up call due")
+    return Standing(ATTEMPTED, lead.last_attempt_at or lead.received_at, "called before")
+
+
+def pending_calls(*, lead_ids: Iterable[int]) -> dict[int, tuple[datetime.datetime, bool]]:
+    """Each lead's earliest scheduled call touch: its due time, and whether it is a callback
+    (a rep scheduled it) rather than a cadence's call task."""
+    first: dict[int, tuple[datetime.datetime, bool]] = {}
+    rows = (
+        Touch.objects.filter(
+            lead_id__in=list(lead_ids), channel=Channel.CALL, status=TouchStatus.SCHEDULED
+        )
+        .order_by("lead_id", "due_at")
+        .values_list("lead_id", "due_at", "created_by_id")
+    )
+    for lead_id, due_at, created_by_id in rows:
+        first.setdefault(lead_id, (due_at, created_by_id is not None))
+    return first
 
 
 def leads_queue_refresh(*, leads: Iterable[Lead], at: datetime.datetime | None = None) -> int:
-    """Store each lead's priority and when a rep may next call it, asking the gate once for
-    them all; return how many were refreshed."""
+    """Store each lead's place in the queue and its calling window, asking the gate once for
+    them all; return how many were refreshed.
+
+    A lead with a callback is not offered before the callback's time: its window opens then
+    (or when the gate next allows it after that).
+    """
     leads = list(leads)
     at = at or timezone.now()
-    decisions = decide_many([(lead, Channel.CALL, at) for lead in leads], automated=False)
-    for lead, decision in zip(leads, decisions, strict=True):
-        lead.callable_at = at if decision.allowed else decision.next_allowed_at
-        lead.priority = lead_priority(lead=lead)
-    Lead.objects.bulk_update(leads, ["callable_at", "priority"])
+    calls = pending_calls(lead_ids=[lead.pk for lead in leads])
+    requests = []
+    for lead in leads:
+        due, callback = calls.get(lead.pk, (None, False))
+        requests.append((lead, Channel.CALL, max(at, due) if callback else at))
+    decisions = decide_many(requests, automated=False)
+    for (lead, _, when), decision in zip(requests, decisions, strict=True):
+        due, callback = calls.get(lead.pk, (None, False))
+        lead.callable_at = when if decision.allowed else decision.next_allowed_at
+        lead.callable_until = decision.window_ends_at if lead.callable_at else None
+        standing = lead_standing(lead=lead, at=at, call_due_at=due, callback=callback)
+        lead.priority, lead.queue_at = standing.priority, standing.queue_at
+    Lead.objects.bulk_update(leads, ["callable_at", "callable_until", "priority", "queue_at"])
     return len(leads)
 
 
 def stale_windows_refresh(*, at: datetime.datetime | None = None) -> int:
-    """The clock: refresh open leads whose stored calling instant has come (its window may
-    have opened, or closed since), and those never queued yet (priority 0: stored before the
-    queue, or by the demo), a batch per tick."""
+    """The clock: refresh open leads whose calling window has closed, and those never queued
+    yet (priority 0: stored before the queue, or by the demo), a batch per tick."""
     at = at or timezone.now()
     open_leads = Lead.objects.filter(status__in=OPEN_STATUSES)
-    # Two indexed reads (lead_callable_idx, lead_unqueued_idx) rather than one OR, which
-    # would walk every future calling instant to reach the leads never queued.
-    come = list(open_leads.filter(callable_at__lte=at).order_by("callable_at")[:REFRESH_BATCH])
-    never = list(open_leads.filter(priority=0).order_by("received_at")[: REFRESH_BATCH - len(come)])
-    return leads_queue_refresh(leads=come + never, at=at)
+    # Two indexed reads (lead_window_closes_idx, lead_unqueued_idx) rather than one OR,
+    # which would walk every open window to reach the leads never queued.
+    closed = list(
+        open_leads.filter(callable_until__lte=at).order_by("callable_until")[:REFRESH_BATCH]
+    )
+    never = list(
+        open_leads.filter(priority=0).order_by("received_at")[: REFRESH_BATCH - len(closed)]
+    )
+    return leads_queue_refresh(leads=closed + never, at=at)
 
 
 def _claimable(rep_user, at: datetime.datetime):
     return Lead.objects.filter(
         Q(owner=rep_user) | Q(owner__isnull=True),
+        Q(callable_until__isnull=True) | Q(callable_until__gt=at),
         status__in=OPEN_STATUSES,
         callable_at__isnull=False,
         callable_at__lte=at,
@@ -75,7 +139,7 @@ def lead_claim_next(*, rep_user, at: datetime.datetime | None = None) -> Lead | 
             lead = (
                 _claimable(rep_user, at)
                 .select_for_update(skip_locked=True, of=("self",))
-                .order_by("-priority", "received_at")
+                .order_by("-priority", "queue_at")
                 .first()
             )
             if lead is None:
@@ -83,7 +147,8 @@ def lead_claim_next(*, rep_user, at: datetime.datetime | None = None) -> Lead | 
             (decision,) = decide_many([(lead, Channel.CALL, at)], automated=False)
             if not decision.allowed:
                 lead.callable_at = decision.next_allowed_at
-                lead.save(update_fields=["callable_at"])
+                lead.callable_until = decision.window_ends_at
+                lead.save(update_fields=["callable_at", "callable_until"])
                 continue
             if lead.owner_id is None:
                 lead_assign(lead=lead, rep_user=rep_user, reason=AssignmentReason.CLAIM)

@@ -49,7 +49,7 @@ def test_next_lead_opens_the_best_callable_lead_and_claims_it_from_the_pool(rep_
     best.refresh_from_db()
     assert best.owner == rep
     assert LeadAssignment.objects.get(lead=best).reason == AssignmentReason.CLAIM
-    assert {low.priority, best.priority, called.priority} == {2040, 2080, 1095}
+    assert {low.priority, best.priority, called.priority} == {2040, 2080, 1000}
     assert rep_client.get(response["Location"]).status_code == 200
 
 
@@ -87,15 +87,25 @@ def test_a_lead_whose_answer_changed_is_skipped_and_moved(rep_client, rep):
     assert stopped.callable_at is None
 
 
-def test_the_clock_reopens_a_lead_when_its_hours_come(rep):
+def test_a_lead_is_offered_inside_its_window_and_never_after_it_closes(rep_client, rep):
     lead = queued(owner=rep, state="HI", zip_code="96813", time_zone="Pacific/Honolulu")
-    opens = lead.callable_at
+    honolulu = ZoneInfo("Pacific/Honolulu")
+    assert lead.callable_at.astimezone(honolulu).time() == datetime.time(8, 0)
+    # The phone's area code is Florida's: its 8 PM in New York is 3 PM in Honolulu.
+    assert lead.callable_until.astimezone(honolulu).time() == datetime.time(15, 0)
 
-    with time_machine.travel(opens + datetime.timedelta(minutes=1), tick=False):
+    with time_machine.travel(lead.callable_at + datetime.timedelta(minutes=1), tick=False):
+        assert rep_client.post(NEXT)["Location"] == reverse("lead_detail", args=[lead.pk])
+
+    closed = lead.callable_until + datetime.timedelta(minutes=1)
+    with time_machine.travel(closed, tick=False):
+        # Before the clock stores the next window, the closed one is already not offered.
+        assert rep_client.post(NEXT)["Location"] == reverse("my_leads")
         stale_windows_refresh()
-
     lead.refresh_from_db()
-    assert lead.callable_at == opens + datetime.timedelta(minutes=1)
+    assert lead.callable_at.astimezone(honolulu) == datetime.datetime(
+        2026, 11, 24, 8, 0, tzinfo=honolulu
+    )
 
 
 def test_next_lead_needs_a_post_and_a_login(client, rep_client):
