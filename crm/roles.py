@@ -14,6 +14,8 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("compliance", "consentrecord"): ("view",),
         ("compliance", "suppression"): ("view", "add"),
         ("leads", "touch"): ("view", "add"),
+        ("leads", "conversion"): ("view", "add"),
+        ("leads", "leadnote"): ("view", "add"),
     },
     MANAGER: {
         ("leads", "leadsource"): ("view", "add", "change", "delete"),
@@ -27,6 +29,10 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("compliance", "dnclist"): ("view", "add"),
         ("compliance", "contactdecision"): ("view",),
         ("leads", "touch"): ("view",),
+        ("leads", "conversion"): ("view", "add"),
+        ("leads", "leadnote"): ("view", "add"),
+        ("leads", "alert"): ("view",),
+        ("leads", "scoringfactor"): ("view", "add", "change"),
         ("auth", "user"): ("view", "add", "change"),
         ("django_celery_beat", "periodictask"): ("view", "add", "change", "delete"),
         # Locked-out sign-ins: deleting an attempt unlocks it.

@@ -32,9 +32,18 @@ def leads_for_rep(*, rep: AbstractBaseUser, at: datetime.datetime | None = None)
     )
 
 
+def sees_every_lead(user: AbstractBaseUser) -> bool:
+    """Managers (staff allowed to view leads) see and work every lead; reps only theirs."""
+    return user.is_staff and user.has_perm("leads.view_lead")
+
+
 def lead_for_rep_or_404(*, rep: AbstractBaseUser, lead_id: int) -> Lead:
-    """Return a lead the rep owns; another rep's lead is a 404, never a peek."""
-    return get_object_or_404(Lead.objects.select_related("source"), pk=lead_id, owner=rep)
+    """Return a lead the rep owns (any lead, for a manager); another rep's lead is a 404,
+    never a peek."""
+    leads = Lead.objects.select_related("source")
+    if not sees_every_lead(rep):
+        leads = leads.filter(owner=rep)
+    return get_object_or_404(leads, pk=lead_id)
 
 
 def open_call_of_rep(*, lead: Lead, rep: AbstractBaseUser) -> ContactAttempt | None:

@@ -6,6 +6,14 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("leads/", views.my_leads, name="my_leads"),
     path("leads/next/", views.lead_next, name="lead_next"),
+    path("leads/alerts/seen/", views.alerts_seen, name="alerts_seen"),
+    path("leads/<int:lead_id>/notes/", views.lead_note_create, name="lead_note_create"),
+    path("leads/<int:lead_id>/callback/", views.lead_callback_create, name="lead_callback_create"),
+    path(
+        "leads/<int:lead_id>/do-not-contact/",
+        views.lead_do_not_contact,
+        name="lead_do_not_contact",
+    ),
     path("leads/<int:lead_id>/", views.lead_detail, name="lead_detail"),
     path(
         "leads/<int:lead_id>/stop/<slug:kind>/",

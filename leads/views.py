@@ -1,13 +1,16 @@
+import zoneinfo
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from compliance.gate import decide
+from compliance.gate import decide_many
 from compliance.suppressions import STOP_REQUESTS, stop_request_record
 from leads.choices import Channel
 from leads.models import ContactAttempt, Disposition, TouchStatus
@@ -15,8 +18,17 @@ from leads.scoring import score_breakdown
 from leads.selectors import lead_for_rep_or_404, leads_for_rep, open_call_of_rep
 from leads.templatetags.lead_time import local_at
 from leads.touches import decision_explained, touch_schedule
-from leads.workspace.calls import call_outcome_record, call_start
-from leads.workspace.queue import lead_claim_next, next_callable_at
+from leads.workspace.alerts import alerts_mark_seen, alerts_unseen
+from leads.workspace.calls import (
+    ActionError,
+    call_outcome_record,
+    call_start,
+    callback_schedule,
+    do_not_contact_mark,
+    note_add,
+)
+from leads.workspace.queue import lead_claim_next, next_callable_at, queue_rows
+from leads.workspace.timeline import lead_timeline
 
 
 @login_required
@@ -28,8 +40,29 @@ def home(request):
 
 @login_required
 def my_leads(request):
+    """The rep's queue, in the order "next lead" takes it; htmx polls it for the live view."""
     page = Paginator(leads_for_rep(rep=request.user), 50).get_page(request.GET.get("page"))
-    return render(request, "leads/my_leads.html", {"page": page})
+    rows = queue_rows(leads=list(page.object_list))
+    context = {
+        "page": page,
+        "rows": rows,
+        "alerts": alerts_unseen(user=request.user),
+        "is_rep": hasattr(request.user, "rep_profile"),
+        "poll_seconds": settings.QUEUE_POLL_SECONDS,
+    }
+    if request.htmx:
+        return render(request, "leads/_queue.html", context)
+    return render(request, "leads/my_leads.html", context)
+
+
+@login_required
+@require_POST
+def alerts_seen(request):
+    """The rep dismissed their alerts."""
+    alerts_mark_seen(user=request.user)
+    if request.htmx:
+        return HttpResponse("")
+    return redirect("my_leads")
 
 
 @login_required
@@ -54,25 +87,37 @@ def lead_next(request):
     return redirect("my_leads")
 
 
+def _zone_of(lead, user) -> str:
+    """The zone a rep types a lead's times in: the lead's own, else the rep's."""
+    profile = getattr(user, "rep_profile", None)
+    return lead.time_zone or (profile.time_zone if profile else "UTC")
+
+
 @login_required
 def lead_detail(request, lead_id: int):
     lead = lead_for_rep_or_404(rep=request.user, lead_id=lead_id)
     now = timezone.now()
+    (call,) = decide_many([(lead, Channel.CALL, now)], automated=False)
+    text, email = decide_many([(lead, Channel.SMS, now), (lead, Channel.EMAIL, now)])
+    zone = _zone_of(lead, request.user)
     context = {
         "lead": lead,
         "score_breakdown": score_breakdown(lead=lead),
         "contact_status": [
-            (Channel.CALL.label, decide(lead, Channel.CALL, now, automated=False)),
-            ("Automated text", decide(lead, Channel.SMS, now, automated=True)),
-            ("Marketing email", decide(lead, Channel.EMAIL, now)),
+            (Channel.CALL.label, call),
+            ("Automated text", text),
+            ("Marketing email", email),
         ],
         "consents": lead.consents.all(),
-        "attempts": lead.attempts.select_related("rep")[:100],
-        "suppressions": lead.suppressions.all(),
-        "touches": lead.touches.all()[:50],
+        "timeline": lead_timeline(lead=lead),
+        "conversions": lead.conversions.all(),
+        "callback": lead.touches.filter(channel=Channel.CALL, status=TouchStatus.SCHEDULED).first(),
         "text_form": TextForm(),
         "email_form": EmailForm(),
-        "outcome_form": OutcomeForm(),
+        "outcome_form": OutcomeForm(zone=zone),
+        "note_form": NoteForm(prefix="note"),
+        "callback_form": CallbackForm(zone=zone, prefix="callback"),
+        "form_zone": zone,
         "open_call": open_call_of_rep(lead=lead, rep=request.user),
     }
     return render(request, "leads/lead_detail.html", context)
@@ -89,9 +134,50 @@ class EmailForm(forms.Form):
     body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 6}))
 
 
-class OutcomeForm(forms.Form):
+class _InZone(forms.Form):
+    """A form whose times are typed in a lead's own zone (the label says which)."""
+
+    def __init__(self, *args, zone: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+        self.fields["callback_at"].help_text = f"Their time ({zone})."
+
+    def full_clean(self):
+        with timezone.override(zoneinfo.ZoneInfo(self.zone)):
+            super().full_clean()
+
+
+LOCAL_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+
+class OutcomeForm(_InZone):
     disposition = forms.ChoiceField(label="Outcome", choices=Disposition.choices)
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    callback_at = forms.DateTimeField(
+        label="Call back at", required=False, widget=LOCAL_INPUT, input_formats=["%Y-%m-%dT%H:%M"]
+    )
+    revenue = forms.DecimalField(
+        label="Sale amount ($)", required=False, min_value=0, max_digits=12, decimal_places=2
+    )
+    notes = forms.CharField(
+        required=False, max_length=4000, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class CallbackForm(_InZone):
+    callback_at = forms.DateTimeField(
+        label="Call back at", widget=LOCAL_INPUT, input_formats=["%Y-%m-%dT%H:%M"]
+    )
+    note = forms.CharField(required=False, max_length=300)
+
+
+class NoteForm(forms.Form):
+    body = forms.CharField(label="Note", max_length=4000, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+def _form_errors(request, form) -> None:
+    for field, errors in form.errors.items():
+        label = form.fields[field].label if field in form.fields else "Form"
+        messages.error(request, f"{label or field.title()}: {errors[0]}")
 
 
 def _when(lead, moment) -> str:
@@ -160,17 +246,73 @@ def lead_call_outcome(request, lead_id: int, attempt_id: int):
     attempt = get_object_or_404(
         ContactAttempt, pk=attempt_id, lead=lead, rep=request.user, channel=Channel.CALL
     )
-    form = OutcomeForm(request.POST)
+    form = OutcomeForm(request.POST, zone=_zone_of(lead, request.user))
     if not form.is_valid():
-        messages.error(request, "Outcome: choose how the call ended.")
+        _form_errors(request, form)
         return redirect("lead_detail", lead_id=lead.pk)
-    call_outcome_record(
-        attempt=attempt,
-        disposition=form.cleaned_data["disposition"],
-        notes=form.cleaned_data["notes"],
-        rep=request.user,
-    )
+    try:
+        call_outcome_record(
+            attempt=attempt,
+            disposition=form.cleaned_data["disposition"],
+            notes=form.cleaned_data["notes"],
+            rep=request.user,
+            callback_at=form.cleaned_data["callback_at"],
+            revenue=form.cleaned_data["revenue"],
+        )
+    except ActionError as error:
+        messages.error(request, f"{form.fields[error.field].label}: {error}")
+        return redirect("lead_detail", lead_id=lead.pk)
     messages.success(request, f"Outcome recorded: {attempt.get_disposition_display()}.")
+    return redirect("lead_detail", lead_id=lead.pk)
+
+
+@login_required
+@require_POST
+def lead_callback_create(request, lead_id: int):
+    """Plan a callback at the time the lead asked for, typed in their time."""
+    lead = lead_for_rep_or_404(rep=request.user, lead_id=lead_id)
+    form = CallbackForm(request.POST, zone=_zone_of(lead, request.user), prefix="callback")
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("lead_detail", lead_id=lead.pk)
+    try:
+        touch = callback_schedule(
+            lead=lead,
+            due_at=form.cleaned_data["callback_at"],
+            rep=request.user,
+            note=form.cleaned_data["note"],
+        )
+    except ActionError as error:
+        messages.error(request, f"Call back at: {error}")
+        return redirect("lead_detail", lead_id=lead.pk)
+    messages.success(request, f"Callback planned for {_when(lead, touch.due_at)}.")
+    return redirect("lead_detail", lead_id=lead.pk)
+
+
+@login_required
+@require_POST
+def lead_note_create(request, lead_id: int):
+    lead = lead_for_rep_or_404(rep=request.user, lead_id=lead_id)
+    form = NoteForm(request.POST, prefix="note")
+    if not form.is_valid():
+        _form_errors(request, form)
+        return redirect("lead_detail", lead_id=lead.pk)
+    try:
+        note_add(lead=lead, author=request.user, body=form.cleaned_data["body"])
+    except ActionError as error:
+        messages.error(request, f"Note: {error}")
+    else:
+        messages.success(request, "Note added.")
+    return redirect("lead_detail", lead_id=lead.pk)
+
+
+@login_required
+@require_POST
+def lead_do_not_contact(request, lead_id: int):
+    """The lead asked never to be contacted again: opt out every channel, close the lead."""
+    lead = lead_for_rep_or_404(rep=request.user, lead_id=lead_id)
+    do_not_contact_mark(lead=lead, rep=request.user)
+    messages.success(request, "Marked do not contact: no more calls, texts or emails.")
     return redirect("lead_detail", lead_id=lead.pk)
 
 

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from compliance.models import ContactDecision, DncList
 from crm.roles import REP
-from leads.models import ImportRun, Touch
+from leads.models import ImportRun, ScoringFactor, Touch
 from tests.factories import (
     ConsentRecordFactory,
     ContactAttemptFactory,
@@ -77,6 +77,13 @@ KINDS = {
         **everyone(LOGIN),
         "rep": SIGNED_IN,
         "other_rep": expect(404),
+        "manager": SIGNED_IN,  # managers see and work every lead
+    },
+    # A call's outcome is the caller's to record: even a manager gets a 404 for a rep's call.
+    "own_call": {
+        **everyone(LOGIN),
+        "rep": SIGNED_IN,
+        "other_rep": expect(404),
         "manager": expect(404),
     },
     "vendor_api": {
@@ -94,11 +101,13 @@ POST_ONLY_KINDS = {"vendor_api", "signed_webhook"}
 RULES = (
     (r"admin/(login|logout)/$", "public"),
     (r"admin/(rq|django_rq/dashboard)/stats\.json/", "rq_stats"),
+    (r"admin/leads/scoringfactor/rescore/", "admin"),  # rescore leads, watch the job
     (r"admin/", "admin"),
     (r"api/v1/(schema|docs)/", "public"),
     (r"api/v1/leads/", "vendor_api"),
+    (r"leads/<int:lead_id>/call/<int:attempt_id>/outcome/", "own_call"),
     (r"leads/<int:lead_id>/", "own_lead"),
-    (r"(leads/|leads/next/)?$", "rep_page"),
+    (r"(leads/|leads/next/|leads/alerts/seen/)?$", "rep_page"),
     (r"(healthz|login/|logout/|u/<str:token>/)$", "public"),
     (r"webhooks/", "signed_webhook"),
 )
@@ -111,6 +120,7 @@ MANAGER_FORBIDDEN = (
     (r"admin/axes/(accesslog/|\w+/add/)", "sign-in records are the superuser's"),
     (r"admin/(leads/touch|compliance/contactdecision)/add/", "only the app makes these"),
     (r"admin/django_rq/dashboard/(add/|<path:object_id>/delete/)", "the RQ dashboard is no record"),
+    (r"admin/leads/scoringfactor/<path:object_id>/delete/", "the scoring rules' factors stay"),
     (
         r"admin/(compliance/\w+|leads/(contactattempt|touch|importrun)|auth/user"
         r"|axes/accessfailurelog)/<path:object_id>/delete/",
@@ -226,6 +236,7 @@ class World:
             "leads.contactattempt": self.attempt,
             "leads.repprofile": rep.rep_profile,
             "leads.touch": Touch.objects.create(lead=self.lead, channel="sms", body="Hello"),
+            "leads.scoringfactor": ScoringFactor.objects.get(key="base"),
             "leads.importrun": ImportRun.objects.create(
                 source=source, file="imports/leads.csv", columns=["phone"], created_by=manager
             ),

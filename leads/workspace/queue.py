@@ -164,3 +164,69 @@ def next_callable_at(*, rep_user, at: datetime.datetime | None = None):
         .filter(callable_at__gt=at)
         .aggregate(first=Min("callable_at"))["first"]
     )
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    lead: Lead
+    badge: str  # call-now, text-now, later, blocked
+    badge_text: str
+    why: str
+
+
+BAND_WHY = [
+    (CALLBACK_DUE, "callback they asked for"),
+    (SLA_BREAKING, "SLA about to break"),
+    (NEVER_ATTEMPTED, "never called: by score, then age"),
+    (ATTEMPTED, "called before: longest waiting first"),
+]
+
+
+def band_why(priority: int) -> str:
+    return next((why for floor, why in BAND_WHY if priority >= floor), "not queued yet")
+
+
+def queue_rows(*, leads: list[Lead], at: datetime.datetime | None = None) -> list[QueueRow]:
+    """Each lead of a queue page with whether it may be contacted now, and why it sits where
+    it does. Leads callable now are read from their stored window; the gate is asked (once,
+    for them all) only about the others, for a text now or the reason they wait."""
+    at = at or timezone.now()
+    waiting = [lead for lead in leads if not _in_window(lead, at)]
+    texts = dict(
+        zip(
+            [lead.pk for lead in waiting],
+            decide_many([(lead, Channel.SMS, at) for lead in waiting]),
+            strict=True,
+        )
+    )
+    calls = dict(
+        zip(
+            [lead.pk for lead in waiting if lead.callable_at is None],
+            decide_many(
+                [(lead, Channel.CALL, at) for lead in waiting if lead.callable_at is None],
+                automated=False,
+            ),
+            strict=True,
+        )
+    )
+    rows = []
+    for lead in leads:
+        if _in_window(lead, at):
+            badge, text = "call-now", "Call now"
+        elif lead.pk in texts and texts[lead.pk].allowed:
+            badge, text = "text-now", "Text now"
+        elif lead.callable_at is not None:
+            badge, text = "later", "Callable from"
+        else:
+            reasons = calls[lead.pk].reasons
+            badge, text = "blocked", f"Blocked: {reasons[0].message}" if reasons else "Blocked"
+        rows.append(QueueRow(lead, badge, text, band_why(lead.priority)))
+    return rows
+
+
+def _in_window(lead: Lead, at: datetime.datetime) -> bool:
+    return (
+        lead.callable_at is not None
+        and lead.callable_at <= at
+        and (lead.callable_until is None or lead.callable_until > at)
+    )

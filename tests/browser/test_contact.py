@@ -58,7 +58,7 @@ def test_rep_texts_a_lead_then_calls_and_logs_the_outcome(live_server, page, rep
         page.get_by_role("button", name="Send text").click()
 
         expect(page.get_by_role("status")).to_have_text("The text message is on its way.")
-        expect(page.locator("#touches")).to_contain_text("Sent")
+        expect(page.locator("#timeline")).to_contain_text("Text sent")
         page.get_by_role("button", name="Call (305) 555-7101").click()
         expect(page.get_by_role("status")).to_have_text("Call logged. Dial (305) 555-7101 now.")
         page.select_option("#call-outcome select", label="Contacted")
@@ -82,7 +82,7 @@ def test_at_night_the_call_is_refused_and_the_text_waits(live_server, page, rep,
         page.fill("#send-text textarea", "Good morning!")
         page.get_by_role("button", name="Send text").click()
         expect(page.get_by_role("status")).to_contain_text("The text message will go at")
-        expect(page.locator("#touches")).to_contain_text("Scheduled")
+        expect(page.locator("#timeline")).to_contain_text("Text scheduled")
 
     assert not ContactAttempt.objects.filter(lead=lead).exists()
     assert sms.outbox == []
