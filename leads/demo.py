@@ -421,6 +421,12 @@ def _outcomes_settle(plans: list[LeadPlan]) -> None:
             plan.attempt_count = len(plan.calls)
         if plan.calls:
             lead.first_attempt_at = plan.calls[0][0]
+            lead.last_attempt_at = plan.calls[-1][0]
+        elif lead.status in OPEN_STATUSES:
+            # Never called: its speed-to-lead clock ran out long ago, and its escalations
+            # are history, so the demo's clock does not flood the reps with alerts.
+            lead.sla_due_at = lead.received_at + datetime.timedelta(minutes=5)
+            lead.sla_stage = 3
         if lead.status in CONTACTED_STATUSES:
             lead.first_contact_at = plan.calls[0][0]
 
@@ -573,11 +579,28 @@ def demo_data_load(*, lead_count: int = 2000, seed: int = 20261122) -> DemoSumma
     bulk_create_with_history(attempts, ContactAttempt, batch_size=500)
     leads = [plan.lead for plan in plans]
     summary.touches_created = _welcome_texts_plan(leads, rng, now)
+    summary.touches_created += _callbacks_plan(leads, rng, now)
     summary.leads_created = len(leads)
     summary.consents_created = len(consents)
     summary.suppressions_created = len(suppressions)
     summary.attempts_created = len(attempts)
     return summary
+
+
+def _callbacks_plan(leads: list[Lead], rng: random.Random, now) -> int:
+    """Plan callbacks some contacted leads asked for, due over the next two hours, so the
+    reps' queues show callbacks coming back at their time."""
+    from leads.workspace.calls import callback_schedule  # imports the gate
+
+    chosen = [lead for lead in leads if lead.owner_id and lead.status == LeadStatus.CONTACTED][:12]
+    for lead in chosen:
+        callback_schedule(
+            lead=lead,
+            due_at=now + datetime.timedelta(minutes=rng.randint(3, 120)),
+            rep=lead.owner,
+            note="Asked to be called back later today.",
+        )
+    return len(chosen)
 
 
 def _welcome_texts_plan(leads: list[Lead], rng: random.Random, now) -> int:

@@ -73,7 +73,12 @@ def test_demo_data_is_realistic_and_loading_twice_adds_nothing(demo_settings, ca
     assert touches > 0
     assert Touch.objects.filter(status=TouchStatus.BLOCKED).exists()
     assert Touch.objects.filter(status=TouchStatus.SCHEDULED).exists()
-    assert ContactDecision.objects.filter(touch__isnull=False).count() == touches
+    texts = Touch.objects.filter(channel="sms").count()
+    assert ContactDecision.objects.filter(touch__isnull=False).count() == texts
+    # Callbacks some contacted leads asked for come back on the reps' queues today.
+    callbacks = Touch.objects.filter(channel="call", status=TouchStatus.SCHEDULED)
+    assert callbacks.count() == touches - texts > 0
+    assert not callbacks.filter(lead__owner__isnull=True).exists()
 
 
 def test_demo_attempts_all_happened_before_it_was_loaded(demo):

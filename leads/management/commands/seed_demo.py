@@ -35,7 +35,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo data: {summary.leads_created} leads, {summary.consents_created} consent "
             f"records, {summary.suppressions_created} opt-outs, {summary.attempts_created} "
-            f"attempts and {summary.touches_created} planned welcome texts created."
+            f"attempts and {summary.touches_created} planned welcome texts and callbacks created."
         )
         if summary.users_created:
             self.stdout.write(
