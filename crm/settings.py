@@ -253,6 +253,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_TICK_SECONDS) * 6,
         "options": {"expires": CLOCK_TICK_SECONDS * 6},
     },
+    # Speed-to-lead: leads not called in time escalate (leads.workspace.sla).
+    "escalate-sla": {
+        "task": "leads.tasks.escalate_sla",
+        "schedule": float(CLOCK_TICK_SECONDS),
+        "options": {"expires": CLOCK_TICK_SECONDS * 2},
+    },
     # Leads the fast lane missed (Redis away, a process killed) or failed on.
     "sweep-unprocessed-leads": {
         "task": "leads.tasks.sweep_unprocessed_leads",

@@ -3,7 +3,9 @@ from django.contrib.admin import ShowFacets
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db import models
+from django.db.models import Q
 from django.template.response import TemplateResponse
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
 from compliance.models import ConsentRecord
@@ -177,6 +179,19 @@ class FastLaneFilter(admin.SimpleListFilter):
         return queryset
 
 
+class SpeedToLeadFilter(admin.SimpleListFilter):
+    title = "speed-to-lead"
+    parameter_name = "speed_to_lead"
+
+    def lookups(self, request, model_admin):
+        return [("late", "Late")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "late":
+            return queryset.filter(Q(sla_stage__gt=0) | Q(sla_due_at__lt=timezone.now()))
+        return queryset
+
+
 @admin.register(Lead)
 class LeadAdmin(SimpleHistoryAdmin):
     list_display = (
@@ -195,6 +210,7 @@ class LeadAdmin(SimpleHistoryAdmin):
     list_filter = (
         "status",
         FastLaneFilter,
+        SpeedToLeadFilter,
         "source",
         "state",
         ("owner", admin.RelatedFieldListFilter),

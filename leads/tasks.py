@@ -9,6 +9,7 @@ from leads.intake.handoff import new_leads_take
 from leads.touches import due_touches_dispatch, touch_send
 from leads.workspace.queue import stale_windows_refresh
 from leads.workspace.routing import pool_leads_route
+from leads.workspace.sla import sla_escalate
 
 
 @shared_task(
@@ -48,6 +49,12 @@ def refresh_calling_windows() -> None:
 def route_pool_leads() -> None:
     """The clock: give waiting leads of the pool to reps who have become eligible."""
     pool_leads_route()
+
+
+@shared_task(ignore_result=True)
+def escalate_sla() -> None:
+    """The clock: escalate leads no rep has called within their speed-to-lead SLA."""
+    sla_escalate()
 
 
 @shared_task(

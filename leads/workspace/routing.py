@@ -8,6 +8,7 @@ routing at once never push a rep past capacity.
 """
 
 import datetime
+from collections.abc import Collection
 
 from django.db import transaction
 from django.db.models import Count
@@ -19,12 +20,17 @@ from leads.models.lead import OPEN_STATUSES
 POOL_BATCH = 200
 
 
-def rep_for_lead(*, lead: Lead, at: datetime.datetime) -> RepProfile | None:
+def rep_for_lead(
+    *, lead: Lead, at: datetime.datetime, exclude: Collection[int] = ()
+) -> RepProfile | None:
     """Return the rep routing would give this lead at `at`, with the candidates locked until
-    the transaction ends; None when nobody is eligible. Call inside a transaction."""
+    the transaction ends; None when nobody is eligible. Call inside a transaction.
+
+    `exclude`: ids of users who must not get it (a rep it is being taken from)."""
     candidates = list(
         RepProfile.objects.select_for_update()
         .filter(is_active=True, user__is_active=True)
+        .exclude(user_id__in=exclude)
         .order_by("pk")  # locked in one order: concurrent routers never deadlock
     )
     eligible = [

@@ -10,6 +10,7 @@ from leads.fastlane import unprocessed_leads_process
 from leads.touches import due_touches_dispatch
 from leads.workspace.queue import stale_windows_refresh
 from leads.workspace.routing import pool_leads_route
+from leads.workspace.sla import sla_escalate
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,13 @@ class Command(BaseCommand):
             else:
                 if routed:
                     self.stdout.write(f"Gave {routed} waiting lead(s) to reps.")
+            try:
+                escalated = sla_escalate()
+            except Exception:
+                logger.exception("The speed-to-lead escalations failed")
+            else:
+                if escalated:
+                    self.stdout.write(f"Escalated {escalated} lead(s) not called in time.")
             if once:
                 return
             time.sleep(every)
