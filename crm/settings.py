@@ -235,6 +235,8 @@ DJANGO_CELERY_BEAT_TZ_AWARE = True
 # The clock. Beat copies these into django-celery-beat's tables at start; managers can
 # change the interval in the admin. Without Redis, `manage.py run_clock` ticks instead.
 CLOCK_TICK_SECONDS = env_int("CLOCK_TICK_SECONDS", 5)
+# How often a rep's open queue page asks for new leads, callbacks and alerts.
+QUEUE_POLL_SECONDS = env_int("QUEUE_POLL_SECONDS", 10)
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due-touches": {
         "task": "leads.tasks.dispatch_due_touches",
