@@ -388,6 +388,7 @@ class Migration(migrations.Migration):
             index=models.Index(
                 condition=models.Q(
                     ("sla_due_at__isnull", False),
+                    ("sla_stage__lt", 3),
                     ("status__in", ("new", "working", "contacted", "appointment")),
                 ),
                 fields=["sla_due_at"],

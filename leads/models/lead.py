@@ -231,7 +231,10 @@ class Lead(models.Model):
             models.Index(
                 fields=["sla_due_at"],
                 name="lead_sla_due_idx",
-                condition=models.Q(status__in=OPEN_STATUSES, sla_due_at__isnull=False),
+                # A lead whose last step is done (managers alerted) leaves the index.
+                condition=models.Q(
+                    status__in=OPEN_STATUSES, sla_due_at__isnull=False, sla_stage__lt=3
+                ),
             ),
             models.Index(
                 fields=["received_at"],

@@ -54,7 +54,10 @@ def sla_clock_start(*, lead: Lead, sla_minutes: int) -> None:
 def _sla_due(*, until: datetime.datetime):
     # Exactly the partial index lead_sla_due_idx's condition, plus the bound.
     return Lead.objects.filter(
-        status__in=OPEN_STATUSES, sla_due_at__isnull=False, sla_due_at__lte=until
+        status__in=OPEN_STATUSES,
+        sla_due_at__isnull=False,
+        sla_stage__lt=MANAGERS_ALERTED,
+        sla_due_at__lte=until,
     )
 
 
