@@ -11,7 +11,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from compliance.models import ConsentRecord
 from crm.admin_paging import LargeTablePaginator
 from crm.roles import grantable_groups, user_is_manageable_by
-from leads import admin_imports  # noqa: F401 (registers the CSV import admin)
+from leads import admin_imports, admin_scoring  # noqa: F401 (registers their admins)
 from leads.admin_forms import LeadAddForm, LeadReassignForm
 from leads.fastlane import leads_fast_lane_retry
 from leads.intake.service import leads_store
@@ -254,7 +254,7 @@ class LeadAdmin(SimpleHistoryAdmin):
     )
     inlines = (ConsentRecordInline, ContactAttemptInline, LeadAssignmentInline)
     history_list_display = ("status", "owner", "score")
-    actions = ("reassign_leads", "fast_lane_retry")
+    actions = ("reassign_leads", "fast_lane_retry", "rescore_leads")
     fieldsets = (
         (None, {"fields": ("source", "source_lead_id", "received_at", "status", "owner")}),
         ("Person", {"fields": ("first_name", "last_name", "phone", "email")}),
@@ -373,6 +373,10 @@ class LeadAdmin(SimpleHistoryAdmin):
     def fast_lane_retry(self, request, queryset):
         count = leads_fast_lane_retry(leads=queryset)
         messages.success(request, f"{count} lead(s) go back to the fast lane within seconds.")
+
+    @admin.action(description="Rescore selected leads", permissions=["change"])
+    def rescore_leads(self, request, queryset):
+        return admin_scoring.rescore_start(request, leads=queryset)
 
     def get_search_results(self, request, queryset, search_term):
         if not search_term.strip():

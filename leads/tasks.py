@@ -1,13 +1,16 @@
 """Celery tasks for leads: thin, by id, safe to retry."""
 
 from celery import shared_task
-from django.db import OperationalError
+from django.db import OperationalError, transaction
 
 from crm.sms import SmsTemporaryError
 from leads.fastlane import leads_process, unprocessed_leads_process
 from leads.intake.handoff import new_leads_take
+from leads.models import Lead
+from leads.models.lead import OPEN_STATUSES
+from leads.scoring import lead_rescore
 from leads.touches import due_touches_dispatch, touch_send
-from leads.workspace.queue import stale_windows_refresh
+from leads.workspace.queue import leads_queue_refresh, stale_windows_refresh
 from leads.workspace.routing import pool_leads_route
 from leads.workspace.sla import sla_escalate
 
@@ -73,3 +76,16 @@ def send_touch(touch_id: int) -> None:
 def dispatch_due_touches() -> None:
     """The clock's tick: queue every touch that is due."""
     due_touches_dispatch()
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5, acks_late=True)
+def rescore_lead(lead_id: int) -> None:
+    """Score a lead anew after it contacted the business (a reply: queued by name, as
+    compliance cannot import leads' later stages), and refresh its place in the queue."""
+    with transaction.atomic():
+        lead = Lead.objects.select_for_update().filter(pk=lead_id).first()
+        if lead is None:
+            return
+        lead_rescore(lead=lead)
+        if lead.status in OPEN_STATUSES:
+            leads_queue_refresh(leads=[lead])
