@@ -261,6 +261,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_TICK_SECONDS),
         "options": {"expires": CLOCK_TICK_SECONDS * 2},
     },
+    # Callbacks that have come due: their reps are told (leads.workspace.alerts).
+    "alert-due-callbacks": {
+        "task": "leads.tasks.alert_due_callbacks",
+        "schedule": float(CLOCK_TICK_SECONDS),
+        "options": {"expires": CLOCK_TICK_SECONDS * 2},
+    },
     # Leads the fast lane missed (Redis away, a process killed) or failed on.
     "sweep-unprocessed-leads": {
         "task": "leads.tasks.sweep_unprocessed_leads",

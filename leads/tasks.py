@@ -10,6 +10,7 @@ from leads.models import Lead
 from leads.models.lead import OPEN_STATUSES
 from leads.scoring import lead_rescore
 from leads.touches import due_touches_dispatch, touch_send
+from leads.workspace.alerts import due_callbacks_alert
 from leads.workspace.queue import leads_queue_refresh, stale_windows_refresh
 from leads.workspace.routing import pool_leads_route
 from leads.workspace.sla import sla_escalate
@@ -58,6 +59,12 @@ def route_pool_leads() -> None:
 def escalate_sla() -> None:
     """The clock: escalate leads no rep has called within their speed-to-lead SLA."""
     sla_escalate()
+
+
+@shared_task(ignore_result=True)
+def alert_due_callbacks() -> None:
+    """The clock: tell reps about callbacks that have come due on their leads."""
+    due_callbacks_alert()
 
 
 @shared_task(

@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 
 from leads.fastlane import unprocessed_leads_process
 from leads.touches import due_touches_dispatch
+from leads.workspace.alerts import due_callbacks_alert
 from leads.workspace.queue import stale_windows_refresh
 from leads.workspace.routing import pool_leads_route
 from leads.workspace.sla import sla_escalate
@@ -58,6 +59,13 @@ class Command(BaseCommand):
             else:
                 if escalated:
                     self.stdout.write(f"Escalated {escalated} lead(s) not called in time.")
+            try:
+                rung = due_callbacks_alert()
+            except Exception:
+                logger.exception("Alerting reps of due callbacks failed")
+            else:
+                if rung:
+                    self.stdout.write(f"Told reps of {rung} callback(s) now due.")
             if once:
                 return
             time.sleep(every)
