@@ -7,6 +7,7 @@ effect at once; the answers it and HELP earn are sent by compliance.replies.
 import logging
 
 import phonenumbers
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -26,6 +27,8 @@ from leads.choices import Channel
 from leads.models import ContactAttempt, Lead
 from leads.models.attempt import Direction
 from leads.normalize import InvalidField, normalize_phone
+
+RESCORE_TASK = "leads.tasks.rescore_lead"
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +69,12 @@ def sms_reply_receive(*, from_phone: str, body: str, received_at=None) -> Intent
             direction=Direction.INBOUND,
             started_at=received_at,
             notes=body,
+        )
+        # A reply is engagement: the lead is rescored (queued by name: compliance calls no
+        # later stage of leads).
+        lead_id = lead.pk
+        transaction.on_commit(
+            lambda: current_app.signature(RESCORE_TASK, args=[lead_id]).delay(), robust=True
         )
     intent = classify(body)
     if intent == Intent.OPT_OUT:

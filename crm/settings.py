@@ -312,6 +312,8 @@ CACHES = {
     if REDIS_URL
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
+# How long a source's 90-day record (a scoring factor) is kept before it is read again.
+SOURCE_STATS_CACHE_SECONDS = env_int("SOURCE_STATS_CACHE_SECONDS", 600)
 # The batch API takes up to 1,000 leads (8 MiB); single posts are limited in the view.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 

@@ -27,6 +27,8 @@ def pytest_configure(config):
     }
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    # Each test reads a source's record afresh (a cached one could be another test's).
+    settings.SOURCE_STATS_CACHE_SECONDS = 0
     # The live server speaks plain HTTP.
     settings.SECURE_SSL_REDIRECT = False
     settings.SECURE_HSTS_SECONDS = 0

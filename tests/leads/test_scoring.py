@@ -6,7 +6,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from celery import current_app
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
@@ -316,15 +315,17 @@ def test_the_bulk_rescore_reads_every_source_once_and_scores_as_one_lead_does(so
 # What the lead did
 
 
-def test_an_inbound_reply_rescores_the_lead_as_engaged(source, eager_tasks):
+def test_an_inbound_reply_rescores_the_lead_as_engaged(
+    source, eager_tasks, django_capture_on_commit_callbacks
+):
     lead = LeadFactory(source=source, phone=PHONE, phone_type="mobile", email="")
     ConsentRecordFactory(lead=lead)  # calls, texts and email: +17
     lead_rescore(lead=lead)
     assert lead.score == 40 + 15 + 5 + 10 + 17
 
-    sms_reply_receive(from_phone=PHONE, body="Yes, call me after 5")
-    # What the reply hook queues, by name: compliance imports no later stage of leads.
-    current_app.signature("leads.tasks.rescore_lead", args=[lead.pk]).delay()
+    # The reply hook queues the rescore, by name, once the reply is stored.
+    with django_capture_on_commit_callbacks(execute=True):
+        sms_reply_receive(from_phone=PHONE, body="Yes, call me after 5")
 
     assert factors(lead)["replied"] == 10
     assert lead.score == 87 + 10
@@ -458,3 +459,22 @@ def test_the_bulk_rescore_goes_by_chunks_and_reports_each(monkeypatch, source):
     assert count == 5
     assert reports == [(0, 0, 5), (2, 2, 5), (2, 4, 5), (0, 5, 5)]
     assert {lead.score for lead in Lead.objects.filter(source=source)} == {75}
+
+
+def test_the_fast_lane_reads_a_sources_record_once_per_cache_period(settings, source):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from leads.scoring import source_stats_cached
+
+    settings.SOURCE_STATS_CACHE_SECONDS = 600
+    key = f"leadline:source-stats:{source.pk}"
+    cache.delete(key)
+    try:
+        first = source_stats_cached(source_id=source.pk)
+        with CaptureQueriesContext(connection) as again:
+            assert source_stats_cached(source_id=source.pk) == first
+        assert len(again) == 0
+    finally:
+        cache.delete(key)
