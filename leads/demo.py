@@ -46,7 +46,7 @@ from leads.models import (
     RepProfile,
 )
 from leads.models.lead import OPEN_STATUSES
-from leads.scoring import lead_score
+from leads.scoring import NO_STATS, factor_weights, lead_score
 from leads.sources import source_create
 
 DEMO_PASSWORD = "leadline-demo"
@@ -431,10 +431,17 @@ def _outcomes_settle(plans: list[LeadPlan]) -> None:
             lead.first_contact_at = plan.calls[0][0]
 
 
-def _score(plan: LeadPlan) -> None:
+def _score(plan: LeadPlan, weights) -> None:
     """Score the lead as the fast lane would have, with its factors."""
     channels = set(plan.consent_channels) if plan.has_consent else set()
-    score = lead_score(lead=plan.lead, consent_channels=channels)
+    # Demo leads are new to Leadline: no source has a record yet, and none has replied.
+    score = lead_score(
+        lead=plan.lead,
+        consent_channels=channels,
+        weights=weights,
+        source_stats=NO_STATS,
+        inbound_channels=set(),
+    )
     plan.lead.score, plan.lead.score_factors = score.total, score.as_stored()
 
 
@@ -552,12 +559,13 @@ def demo_data_load(*, lead_count: int = 2000, seed: int = 20261122) -> DemoSumma
     # Originals first, so each duplicate is stored (and its history written) pointing at one.
     firsts = [plan for plan in plans if plan.duplicate_of is None]
     seconds = [plan for plan in plans if plan.duplicate_of is not None]
+    weights = factor_weights()
     for plan in firsts:
-        _score(plan)
+        _score(plan, weights)
     bulk_create_with_history([plan.lead for plan in firsts], Lead, batch_size=500)
     for plan in seconds:
         plan.lead.duplicate_of = plan.duplicate_of.lead
-        _score(plan)
+        _score(plan, weights)
     bulk_create_with_history([plan.lead for plan in seconds], Lead, batch_size=500)
     consents, suppressions, attempts = [], [], []
     for plan in plans:
