@@ -27,6 +27,7 @@ from leads.models import (
     TouchStatus,
 )
 from leads.models.lead import OPEN_STATUSES
+from leads.scoring import lead_rescore
 from leads.workspace.queue import leads_queue_refresh
 
 # Outcomes of a call in which the rep spoke with the person.
@@ -91,6 +92,7 @@ def call_start(*, lead: Lead, rep) -> tuple[Decision, ContactAttempt | None]:
     )
     Lead.objects.filter(pk=lead.pk).update(last_attempt_at=attempt.started_at, sla_due_at=None)
     lead.refresh_from_db(fields=["first_attempt_at", "last_attempt_at", "sla_due_at"])
+    lead_rescore(lead=lead)  # an event: the score's factors may have moved
     due = (
         Touch.objects.filter(
             lead=lead,
@@ -210,6 +212,7 @@ def call_outcome_record(
     except ConversionError as error:
         raise ActionError(error.field, str(error)) from error
     status_advance(lead=lead, target=STATUS_OF_OUTCOME[disposition])
+    lead_rescore(lead=lead)  # before the queue refresh below, which reads the score
     if disposition == Disposition.DO_NOT_CONTACT:
         stop_request_record(lead=lead, kind="verbal", recorded_by=rep)
     if disposition == Disposition.CALLBACK_REQUESTED and lead.status in OPEN_STATUSES:
