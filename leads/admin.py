@@ -13,6 +13,7 @@ from crm.admin_paging import LargeTablePaginator
 from crm.roles import grantable_groups, user_is_manageable_by
 from leads import admin_imports, admin_scoring  # noqa: F401 (registers their admins)
 from leads.admin_forms import LeadAddForm, LeadReassignForm
+from leads.admin_workspace import ConversionInline, LeadNoteInline
 from leads.fastlane import leads_fast_lane_retry
 from leads.intake.service import leads_store
 from leads.models import (
@@ -252,7 +253,13 @@ class LeadAdmin(SimpleHistoryAdmin):
         "created_at",
         "updated_at",
     )
-    inlines = (ConsentRecordInline, ContactAttemptInline, LeadAssignmentInline)
+    inlines = (
+        ConsentRecordInline,
+        ContactAttemptInline,
+        ConversionInline,
+        LeadNoteInline,
+        LeadAssignmentInline,
+    )
     history_list_display = ("status", "owner", "score")
     actions = ("reassign_leads", "fast_lane_retry", "rescore_leads")
     fieldsets = (

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from compliance.models import ContactDecision, DncList
 from crm.roles import REP
-from leads.models import ImportRun, ScoringFactor, Touch
+from leads.models import Conversion, ImportRun, ScoringFactor, Touch
 from tests.factories import (
     ConsentRecordFactory,
     ContactAttemptFactory,
@@ -122,7 +122,7 @@ MANAGER_FORBIDDEN = (
     (r"admin/django_rq/dashboard/(add/|<path:object_id>/delete/)", "the RQ dashboard is no record"),
     (r"admin/leads/scoringfactor/<path:object_id>/delete/", "the scoring rules' factors stay"),
     (
-        r"admin/(compliance/\w+|leads/(contactattempt|touch|importrun)|auth/user"
+        r"admin/(compliance/\w+|leads/(contactattempt|touch|importrun|conversion)|auth/user"
         r"|axes/accessfailurelog)/<path:object_id>/delete/",
         "evidence and accounts are never deleted",
     ),
@@ -237,6 +237,9 @@ class World:
             "leads.repprofile": rep.rep_profile,
             "leads.touch": Touch.objects.create(lead=self.lead, channel="sms", body="Hello"),
             "leads.scoringfactor": ScoringFactor.objects.get(key="base"),
+            "leads.conversion": Conversion.objects.create(
+                lead=self.lead, kind="contacted", origin="admin", occurred_at=now
+            ),
             "leads.importrun": ImportRun.objects.create(
                 source=source, file="imports/leads.csv", columns=["phone"], created_by=manager
             ),
