@@ -153,3 +153,29 @@ def test_an_allowed_contact_is_lawful_in_every_way(
         assert decision.next_allowed_at > at
         later = evaluate_marketing(facts, channel, decision.next_allowed_at, automated, registry)
         assert later.allowed
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    zones=st.sets(st.sampled_from(ZONES), min_size=1, max_size=3),
+    states=st.sets(st.sampled_from(STATES), max_size=2),
+    at=instants,
+    channel=st.sampled_from(["call", "sms"]),
+)
+def test_an_open_window_closes_exactly_where_the_hours_first_stop(zones, states, at, channel):
+    from compliance.hours import hours_check, hours_open_until
+
+    check = hours_check(zones=zones, states=states, at=at, channel=channel)
+    start = at if check.allowed else check.next_allowed_at
+    if start is None:
+        return
+    until = hours_open_until(zones=zones, states=states, at=start, channel=channel)
+    assert until > start
+    assert not hours_check(zones=zones, states=states, at=until, channel=channel).allowed
+    # Allowed all the way there: checked every quarter hour and just before the close.
+    moment = start
+    while moment < until:
+        assert hours_check(zones=zones, states=states, at=moment, channel=channel).allowed
+        moment += datetime.timedelta(minutes=15)
+    last = until - datetime.timedelta(seconds=1)
+    assert hours_check(zones=zones, states=states, at=last, channel=channel).allowed
