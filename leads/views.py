@@ -131,7 +131,7 @@ class TextForm(forms.Form):
 
 class EmailForm(forms.Form):
     subject = forms.CharField(max_length=200)
-    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 6}))
+    body = forms.CharField(label="Message", widget=forms.Textarea(attrs={"rows": 4}))
 
 
 class _InZone(forms.Form):
