@@ -183,8 +183,8 @@ def _copy_rows(cursor, model, columns: list[str], lines: Iterator[str], freeze=F
     defaults = {
         field.column: field.get_default()
         for field in model._meta.concrete_fields
-        if field.column not in columns and not field.primary_key
-        and not field.null and field.has_default()
+        if field.column not in columns and not field.primary_key and not field.null
+        and (field.has_default() or field.empty_strings_allowed)  # a blank text field: ""
     }  # fmt: skip
     if defaults:
         tail = _line(*defaults.values())

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
@@ -54,6 +54,60 @@ SOURCE_HISTORY_WINDOW = datetime.timedelta(days=90)
 SOURCE_HISTORY_MIN_LEADS = 50
 REPLY_CHANNELS = frozenset({Channel.SMS, Channel.EMAIL})
 RESCORED = "Rescored"
+# The factors the rules know, with the weights they ship with: (key, label, points, what).
+# Managers change the points in the admin; a row missing (a new install, a flushed test
+# database) is put back with these after every migrate.
+DEFAULT_FACTORS = [
+    ("base", "base", 40, "Every lead starts here."),
+    ("phone_mobile", "mobile phone", 15, "The phone is a mobile: it can be called and texted."),
+    ("phone_landline", "landline phone", 5, ""),
+    ("phone_voip", "VoIP phone", -5, ""),
+    ("phone_toll_free", "toll-free phone", -10, "Rarely a person's own number."),
+    ("has_email", "has an email address", 5, ""),
+    ("full_name", "full name", 5, "Both a first and a last name."),
+    ("street_address", "street address", 5, "A street and a ZIP."),
+    ("consent_call", "consent to calls", 10, ""),
+    ("consent_sms", "consent to texts", 5, ""),
+    ("consent_email", "consent to email", 2, ""),
+    ("exclusive", "exclusive", 10, "Sold to this business alone."),
+    ("quality_flag", "quality flag", -15, "For each doubt intake raised (the flag names it)."),
+    ("duplicate", "duplicate of an earlier lead", -20, ""),
+    (
+        "source_history",
+        "source's record",
+        10,
+        "Up to this many points, more or less, for how the source's leads were contacted and "
+        "sold over the last 90 days against all sources (once it has enough leads).",
+    ),
+    ("engaged_replied", "replied", 10, "The lead answered a text or an email."),
+    ("engaged_called_back", "called back", 15, "The lead called the business."),
+    ("engaged_opened", "opened an email", 3, ""),
+]
+
+
+def scoring_factors_ensure() -> int:
+    """Create the rules' factors that have no row yet, with their shipped weights; rows
+    that exist keep the weights managers gave them. Returns how many were created."""
+    existing = set(ScoringFactor.objects.values_list("key", flat=True))
+    created = ScoringFactor.objects.bulk_create(
+        [
+            ScoringFactor(key=key, label=label, points=points, description=description)
+            for key, label, points, description in DEFAULT_FACTORS
+            if key not in existing
+        ],
+        ignore_conflicts=True,
+    )
+    return len(created)
+
+
+def scoring_factors_after_migrate(sender, app_config=None, plan=None, using="default", **kwargs):
+    if app_config is None or app_config.label != "leads" or plan is False:
+        return
+    # Migrated back to before the table existed: nothing to put back.
+    if ScoringFactor._meta.db_table in connections[using].introspection.table_names():
+        scoring_factors_ensure()
+
+
 RESCORE_CHUNK = 1000
 RESCORE_JOB = "leads.jobs.rescore_leads"
 RESCORE_JOB_PREFIX = "rescore-"
