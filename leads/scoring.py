@@ -81,7 +81,12 @@ DEFAULT_FACTORS = [
     ),
     ("engaged_replied", "replied", 10, "The lead answered a text or an email."),
     ("engaged_called_back", "called back", 15, "The lead called the business."),
-    ("engaged_opened", "opened an email", 3, ""),
+    (
+        "engaged_opened",
+        "opened an email",
+        3,
+        "Not applied yet: Leadline does not track email opens.",
+    ),
 ]
 
 
