@@ -303,6 +303,10 @@ def test_changing_a_lead_records_who_changed_what(admin_client, admin_user, sour
             "attempts-INITIAL_FORMS": "0",
             "assignments-TOTAL_FORMS": "0",
             "assignments-INITIAL_FORMS": "0",
+            "conversions-TOTAL_FORMS": "0",
+            "conversions-INITIAL_FORMS": "0",
+            "notes-TOTAL_FORMS": "0",
+            "notes-INITIAL_FORMS": "0",
         }
     )
 
