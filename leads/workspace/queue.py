@@ -37,6 +37,7 @@ NEVER_ATTEMPTED = 2000
 ATTEMPTED = 1000
 # A lead never called moves to the front this long before its SLA breaks.
 SLA_WARNING = datetime.timedelta(minutes=1)
+SLA_LAST_STEP = 3  # leads.workspace.sla: managers alerted
 CLAIM_TRIES = 5
 REFRESH_BATCH = 1000
 
@@ -55,7 +56,13 @@ def lead_standing(
     if call_due_at is not None and callback:
         return Standing(CALLBACK_DUE, call_due_at, "callback they asked for")
     if lead.first_attempt_at is None:
-        if lead.sla_due_at is not None and lead.sla_due_at <= at + SLA_WARNING:
+        # About to break, or broken and still being escalated; once the managers are told
+        # (the last step) it waits by score again, behind leads whose SLA can still be met.
+        if (
+            lead.sla_due_at is not None
+            and lead.sla_stage < SLA_LAST_STEP
+            and lead.sla_due_at <= at + SLA_WARNING
+        ):
             return Standing(SLA_BREAKING + lead.score, lead.received_at, "SLA about to break")
         return Standing(NEVER_ATTEMPTED + lead.score, lead.received_at, "never called")
     if call_due_at is not None:

@@ -34,10 +34,16 @@ from leads.models import AlertKind, AssignmentReason, Lead
 from leads.models.lead import OPEN_STATUSES
 from leads.templatetags.lead_time import duration_text
 from leads.workspace.alerts import alert_create
-from leads.workspace.queue import REFRESH_BATCH, SLA_BREAKING, SLA_WARNING, leads_queue_refresh
+from leads.workspace.queue import (
+    REFRESH_BATCH,
+    SLA_BREAKING,
+    SLA_LAST_STEP,
+    SLA_WARNING,
+    leads_queue_refresh,
+)
 from leads.workspace.routing import lead_assign, rep_for_lead
 
-REP_ALERTED, REASSIGNED, MANAGERS_ALERTED = 1, 2, 3
+REP_ALERTED, REASSIGNED, MANAGERS_ALERTED = 1, 2, SLA_LAST_STEP
 ESCALATION_BATCH = 100
 
 
@@ -125,6 +131,8 @@ def lead_sla_escalate(*, lead: Lead, now: datetime.datetime) -> bool:
             lead.sla_stage = MANAGERS_ALERTED
     # No history row: the alerts and the assignment record what happened.
     Lead.objects.filter(pk=lead.pk).update(sla_stage=lead.sla_stage)
+    if lead.sla_stage == MANAGERS_ALERTED:
+        leads_queue_refresh(leads=[lead], at=now)  # its SLA band ends with the last step
     return True
 
 

@@ -17,7 +17,7 @@ from leads.fastlane import lead_process
 from leads.models import Alert, AlertKind, AssignmentReason, Lead, LeadAssignment
 from leads.tasks import escalate_sla
 from leads.workspace import sla
-from leads.workspace.queue import SLA_BREAKING, leads_queue_refresh
+from leads.workspace.queue import NEVER_ATTEMPTED, SLA_BREAKING, leads_queue_refresh
 from leads.workspace.sla import sla_escalate, sla_warnings_refresh
 from tests.concurrency import at_once
 from tests.conftest import require_service
@@ -34,6 +34,7 @@ pytestmark = pytest.mark.django_db
 NEW_YORK = ZoneInfo("America/New_York")
 MONDAY_10AM = datetime.datetime(2026, 11, 23, 10, 0, tzinfo=NEW_YORK)
 MINUTE = datetime.timedelta(minutes=1)
+SECOND = datetime.timedelta(seconds=1)
 NEXT = "/leads/next/"
 
 
@@ -325,3 +326,24 @@ def test_two_clocks_ticking_at_once_escalate_each_lead_once(monkeypatch):
         assert sorted(told.values_list("lead", flat=True)) == sorted(lead.pk for lead in leads)
     assert LeadAssignment.objects.filter(reason=AssignmentReason.SLA).count() == 15
     assert len(mail.outbox) == 15
+
+
+def test_once_the_managers_are_told_a_lead_waits_behind_leads_whose_sla_can_be_met(rep):
+    source = LeadSourceFactory(sla_minutes=5)
+    lost = late_lead(owner=rep, source=source, score=90)
+    tick(MONDAY_10AM)
+    lost.refresh_from_db()
+    assert lost.priority == SLA_BREAKING + 90  # late, being escalated: in front
+
+    tick(MONDAY_10AM + 10 * MINUTE)  # the last step: the managers are told
+    lost.refresh_from_db()
+    fresh = LeadFactory(owner=rep, source=source, score=40, sla_due_at=MONDAY_10AM + 14 * MINUTE)
+    with time_machine.travel(MONDAY_10AM + 10 * MINUTE, tick=False):
+        leads_queue_refresh(leads=[fresh])
+    fresh.refresh_from_db()
+    assert lost.sla_stage == 3
+    assert lost.priority == NEVER_ATTEMPTED + 90
+    with time_machine.travel(MONDAY_10AM + 13 * MINUTE + 30 * SECOND, tick=False):
+        sla_warnings_refresh()
+    fresh.refresh_from_db()
+    assert fresh.priority == SLA_BREAKING + 40 > lost.priority
