@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from leads.choices import Channel
 from leads.models import Alert, AlertKind, Lead, Touch, TouchStatus
+from leads.workspace.queue import leads_queue_refresh
 
 SHOWN_FOR = datetime.timedelta(hours=12)
 SHOWN_AT_MOST = 10
@@ -34,8 +35,8 @@ def alerts_mark_seen(*, user) -> int:
 def due_callbacks_alert(*, now: datetime.datetime | None = None) -> int:
     """The clock: tell each rep about the callbacks that have come due on their leads, once.
 
-    The lead is at the top of the rep's queue already (its window opened at the callback's
-    time); the alert is what makes the live queue ring.
+    Each lead moves to the top of its rep's queue (its window opened at the callback's
+    time), and the alert is what makes the live queue ring.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -62,4 +63,8 @@ def due_callbacks_alert(*, now: datetime.datetime | None = None) -> int:
         ]
         Alert.objects.bulk_create(alerts)
         Touch.objects.filter(pk__in=[touch.pk for touch in due]).update(queued_at=now)
+        # Due now: each lead moves to the top of its rep's queue.
+        leads_queue_refresh(
+            leads=list({touch.lead_id: touch.lead for touch in due}.values()), at=now
+        )
     return len(due)

@@ -53,7 +53,10 @@ def lead_standing(
     *, lead: Lead, at: datetime.datetime, call_due_at: datetime.datetime | None, callback: bool
 ) -> Standing:
     """Where the lead stands in the queue at `at`, and why, in words a rep reads."""
-    if call_due_at is not None and callback:
+    # A callback goes on top once due; before, the lead is not offered at all (its window
+    # opens at the callback's time) and it waits in its usual band, where it costs the
+    # claim's index walk nothing. The clock moves it up when it comes due.
+    if call_due_at is not None and callback and call_due_at <= at:
         return Standing(CALLBACK_DUE, call_due_at, "callback they asked for")
     if lead.first_attempt_at is None:
         # About to break, or broken and still being escalated; once the managers are told
