@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import quick_database_default, setup_django
+from bench._common import insert_select_parts, quick_database_default, setup_django
 
 QUICK_LEADS = 6_000  # 60 pages of 100: "page 50" exists
 QUICK_REPEAT = 3
@@ -46,32 +46,6 @@ VARYING_COLUMNS = {
     # Leads of a CRM in use have been through the fast lane, a second after they arrived.
     "processed_at": "now() - (g || ' seconds')::interval + interval '1 second'",
 }
-
-
-def _lead_select(connection) -> tuple[list[str], list[str], dict]:
-    """Return the columns of leads_lead, the SQL of each one's value, and their parameters."""
-    from leads.models import Lead
-
-    columns, values, params = [], [], {}
-    for model_field in Lead._meta.concrete_fields:
-        if model_field.primary_key:
-            continue
-        column = model_field.column
-        columns.append(column)
-        if column in VARYING_COLUMNS:
-            values.append(VARYING_COLUMNS[column])
-        elif getattr(model_field, "auto_now", False) or getattr(model_field, "auto_now_add", False):
-            values.append("now()")
-        else:
-            default = model_field.get_default()
-            if default is None and not model_field.null:
-                sys.exit(
-                    f"Lead.{model_field.name} is required and has no default: say how to fill "
-                    f"it in VARYING_COLUMNS in {Path(__file__).name}"
-                )
-            params[f"default_{column}"] = model_field.get_db_prep_save(default, connection)
-            values.append(f"%(default_{column})s::{model_field.db_type(connection)}")
-    return columns, values, params
 
 
 def _load_leads(count: int) -> None:
@@ -102,7 +76,7 @@ def _load_leads(count: int) -> None:
         return
     print(f"loading {count - have:,} leads ...", flush=True)
     started = time.perf_counter()
-    columns, values, defaults = _lead_select(connection)
+    columns, values, defaults = insert_select_parts(connection, Lead, VARYING_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO leads_lead ({', '.join(columns)}) "
