@@ -8,48 +8,8 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-FACTORS = [
-    ("base", "base", 40, "Every lead starts here."),
-    ("phone_mobile", "mobile phone", 15, "The phone is a mobile: it can be called and texted."),
-    ("phone_landline", "landline phone", 5, ""),
-    ("phone_voip", "VoIP phone", -5, ""),
-    ("phone_toll_free", "toll-free phone", -10, "Rarely a person's own number."),
-    ("has_email", "has an email address", 5, ""),
-    ("full_name", "full name", 5, "Both a first and a last name."),
-    ("street_address", "street address", 5, "A street and a ZIP."),
-    ("consent_call", "consent to calls", 10, ""),
-    ("consent_sms", "consent to texts", 5, ""),
-    ("consent_email", "consent to email", 2, ""),
-    ("exclusive", "exclusive", 10, "Sold to this business alone."),
-    ("quality_flag", "quality flag", -15, "For each doubt intake raised (the flag names it)."),
-    ("duplicate", "duplicate of an earlier lead", -20, ""),
-    (
-        "source_history",
-        "source's record",
-        10,
-        "Up to this many points, more or less, for how the source's leads were contacted and "
-        "sold over the last 90 days against all sources (once it has enough leads).",
-    ),
-    ("engaged_replied", "replied", 10, "The lead answered a text or an email."),
-    ("engaged_called_back", "called back", 15, "The lead called the business."),
-    (
-        "engaged_opened",
-        "opened an email",
-        3,
-        "Not applied yet: Leadline does not track email opens.",
-    ),
-]
-
-
-def seed_and_requeue(apps, schema_editor):
-    ScoringFactor = apps.get_model("leads", "ScoringFactor")
-    ScoringFactor.objects.bulk_create(
-        [
-            ScoringFactor(key=key, label=label, points=points, description=description)
-            for key, label, points, description in FACTORS
-        ],
-        ignore_conflicts=True,
-    )
+def requeue(apps, schema_editor):
+    # The scoring factors are created after migrate (leads.scoring.scoring_factors_ensure).
     Lead = apps.get_model("leads", "Lead")
     ContactAttempt = apps.get_model("leads", "ContactAttempt")
     last_call = (
@@ -539,5 +499,5 @@ class Migration(migrations.Migration):
             model_name="leadnote",
             index=models.Index(fields=["lead", "-created_at"], name="note_lead_idx"),
         ),
-        migrations.RunPython(seed_and_requeue, migrations.RunPython.noop),
+        migrations.RunPython(requeue, migrations.RunPython.noop),
     ]
