@@ -17,9 +17,10 @@ class ConversionAddForm(forms.ModelForm):
         model = Conversion
         fields = ("lead", "kind", "revenue", "occurred_at")
 
-    def __init__(self, *args, recorded_by=None, **kwargs):
+    recorded_by = None  # the manager adding it; set by ConversionAdmin.get_form
+
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.recorded_by = recorded_by
         self.fields["occurred_at"].required = False
         self.fields["occurred_at"].help_text = "Empty: now."
 
@@ -58,13 +59,11 @@ class ConversionAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is not None:
             return super().get_form(request, obj, change=change, **kwargs)
-        form = ConversionAddForm
-
-        class RecordedBy(form):
-            def __init__(self, *args, **inner):
-                super().__init__(*args, recorded_by=request.user, **inner)
-
-        return RecordedBy
+        # Built by the admin (so the lead is a raw id, never a list of every lead), a new
+        # class per request: recorded_by is this request's manager.
+        form = super().get_form(request, obj, change=change, form=ConversionAddForm, **kwargs)
+        form.recorded_by = request.user
+        return form
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is not None else ()

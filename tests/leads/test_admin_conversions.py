@@ -62,3 +62,10 @@ def test_the_ledger_is_read_only_and_the_lead_page_lists_it(manager_client, mana
     page = manager_client.get(reverse("admin:leads_lead_change", args=[lead.pk])).content.decode()
     assert "Spoke to the spouse" in page
     assert "Entered in the admin" in page
+
+
+def test_the_add_page_takes_the_lead_by_id_never_listing_every_lead(manager_client, source):
+    LeadFactory(source=source, first_name="Listed")
+    page = manager_client.get(ADD).content.decode()
+    assert 'class="vForeignKeyRawIdAdminField"' in page
+    assert "Listed" not in page
