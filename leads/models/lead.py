@@ -93,6 +93,9 @@ class Lead(models.Model):
         default=False, help_text="The ZIP's zone is not among the area code's zones."
     )
     product = models.CharField(max_length=64, blank=True)
+    campaign = models.CharField(
+        max_length=100, blank=True, help_text="The source's own sub-id or campaign."
+    )
     language = models.CharField(
         max_length=8, blank=True, help_text="ISO 639-1 code, e.g. es, when the source says."
     )
@@ -122,6 +125,12 @@ class Lead(models.Model):
     )
     first_contact_at = models.DateTimeField(
         null=True, blank=True, help_text="When a rep first spoke with the person."
+    )
+    phone_invalid_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the carrier said the number does not exist."
+    )
+    email_invalid_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the address bounced for good."
     )
     duplicate_of = models.ForeignKey(
         "self",

@@ -4,6 +4,7 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from phonenumber_field.modelfields import PhoneNumberField
 from simple_history.models import HistoricalRecords
 
 from crm.history import history_user
@@ -37,6 +38,9 @@ class RepProfile(models.Model):
     )
     is_active = models.BooleanField(
         "active", default=True, help_text="Inactive reps receive no new leads."
+    )
+    phone = PhoneNumberField(
+        blank=True, help_text="Where the lead-to-call bridge rings the rep first."
     )
     capacity = models.PositiveSmallIntegerField(
         default=50, help_text="Most open leads this rep holds at once."

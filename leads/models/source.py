@@ -27,6 +27,11 @@ class Exclusivity(models.TextChoices):
     SHARED = "shared", "Shared (sold to several buyers)"
 
 
+class Pricing(models.TextChoices):
+    FIXED = "fixed", "Fixed price per lead"
+    VARIABLE = "variable", "Variable: each lead carries its price"
+
+
 class ReturnReason(models.TextChoices):
     BAD_NUMBER = "bad_number", "Bad or disconnected number"
     DUPLICATE = "duplicate", "Duplicate"
@@ -77,6 +82,31 @@ class LeadSource(models.Model):
     price_per_lead = models.DecimalField(
         max_digits=10, decimal_places=2, default=0, validators=[MinValueValidator(0)]
     )
+    pricing = models.CharField(max_length=10, choices=Pricing.choices, default=Pricing.FIXED)
+    price_floor = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Variable pricing: the lowest price a lead may carry.",
+    )
+    price_ceiling = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0)],
+        help_text="Variable pricing: the highest price a lead may carry.",
+    )
+    cadence = models.ForeignKey(
+        "leads.Cadence",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sources",
+        help_text="The follow-up its leads get, unless their product chooses another.",
+    )
     exclusivity = models.CharField(
         max_length=12, choices=Exclusivity.choices, default=Exclusivity.EXCLUSIVE
     )
@@ -93,6 +123,22 @@ class LeadSource(models.Model):
         blank=True,
         validators=[validate_return_reasons],
         help_text=f"Allowed: {', '.join(ReturnReason.values)}.",
+    )
+    return_cap_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Most returns per calendar month, as a percent of the month's leads.",
+    )
+    auto_return_duplicates = models.BooleanField(
+        default=False, help_text="Return duplicates automatically."
+    )
+    auto_return_invalid = models.BooleanField(
+        default=False, help_text="Return leads whose number or address proves invalid."
+    )
+    shares_revenue = models.BooleanField(
+        "source may see revenue", default=False, help_text="Send sale amounts in feedback."
     )
     accepted_states = models.JSONField(
         default=list,
@@ -133,6 +179,12 @@ class LeadSource(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(price_per_lead__gte=0), name="leadsource_price_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(price_floor__isnull=True)
+                | models.Q(price_ceiling__isnull=True)
+                | models.Q(price_floor__lte=models.F("price_ceiling")),
+                name="leadsource_price_floor_under_ceiling",
             ),
         ]
 

@@ -12,7 +12,10 @@ class TouchStatus(models.TextChoices):
     SENT = "sent", "Sent"
     BLOCKED = "blocked", "Blocked by compliance"
     FAILED = "failed", "Failed"
+    DELIVERED = "delivered", "Delivered"
+    UNKNOWN = "unknown", "Interrupted: unknown whether sent"
     DONE = "done", "Called"
+    SKIPPED = "skipped", "Skipped (a cadence condition)"
     CANCELLED = "cancelled", "Cancelled"
 
 
@@ -58,6 +61,18 @@ class Touch(models.Model):
         help_text="Handed to a send task; for a call, when its rep was told it is due.",
     )
     provider_message_id = models.CharField(max_length=100, blank=True)
+    send_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Times a send task handed it to the provider or tried to."
+    )
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    cadence_step = models.ForeignKey(
+        "leads.CadenceStep",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="touches",
+        help_text="The cadence step it was planned for; empty for a rep's own touch.",
+    )
     attempt = models.OneToOneField(
         "leads.ContactAttempt",
         on_delete=models.PROTECT,
@@ -82,7 +97,13 @@ class Touch(models.Model):
         verbose_name_plural = "touches"
         constraints = [
             models.CheckConstraint(
-                condition=~models.Q(channel=Channel.CALL, status__in=["queued", "sending", "sent"]),
+                # A rep's call (a callback, a call task) is dialled by the rep; only an
+                # automated lead-to-call bridge is placed by the system.
+                condition=~models.Q(
+                    channel=Channel.CALL,
+                    automated=False,
+                    status__in=["queued", "sending", "sent", "delivered", "unknown"],
+                ),
                 name="touch_call_never_sent",
             ),
         ]
