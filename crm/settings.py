@@ -267,6 +267,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_TICK_SECONDS),
         "options": {"expires": CLOCK_TICK_SECONDS * 2},
     },
+    # Due lead-to-call bridges: the gate asked again, then the rep rung (leads.cadences.voice).
+    "dispatch-due-bridges": {
+        "task": "leads.tasks.dispatch_due_bridges",
+        "schedule": float(CLOCK_TICK_SECONDS),
+        "options": {"expires": CLOCK_TICK_SECONDS * 2},
+    },
     # Leads the fast lane missed (Redis away, a process killed) or failed on.
     "sweep-unprocessed-leads": {
         "task": "leads.tasks.sweep_unprocessed_leads",
@@ -345,6 +351,22 @@ SMS_BACKEND = os.environ.get("SMS_BACKEND", "crm.sms.ConsoleBackend")
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+
+# The lead-to-call bridge (leads.cadences.voice): rings a rep, then dials the lead once the
+# rep pressed 1. The console backend logs calls; crm.telephony.TwilioVoiceBackend places them.
+VOICE_BACKEND = os.environ.get("VOICE_BACKEND", "crm.telephony.ConsoleVoiceBackend")
+# Empty: Twilio's own API. Tests point the client at a local fake.
+TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "").rstrip("/")
+# The business number shown as caller ID, which people can call back (47 CFR 64.1601(e)).
+VOICE_CALLER_ID = os.environ.get("VOICE_CALLER_ID", "")
+VOICE_RECORD_CALLS = env_bool("VOICE_RECORD_CALLS", False)
+# "always": announce recording on every recorded call; "all_party_states": only to leads
+# with a location in a state that needs every party's consent.
+VOICE_RECORDING_NOTICE = os.environ.get("VOICE_RECORDING_NOTICE", "always")
+VOICE_REP_RING_SECONDS = env_int("VOICE_REP_RING_SECONDS", 20)
+# At least 15 seconds (47 CFR 64.1200(a)(6)): less is raised to 15.
+VOICE_LEAD_RING_SECONDS = env_int("VOICE_LEAD_RING_SECONDS", 25)
+VOICE_MAX_REPS = env_int("VOICE_MAX_REPS", 3)
 
 LOGGING = {
     "version": 1,

@@ -4,6 +4,7 @@ from celery import shared_task
 from django.db import OperationalError, transaction
 
 from crm.sms import SmsTemporaryError
+from leads.cadences.voice import BridgeTemporaryError, bridge_call_place, bridge_touches_dispatch
 from leads.fastlane import leads_process, unprocessed_leads_process
 from leads.intake.handoff import new_leads_take
 from leads.models import Lead
@@ -96,3 +97,21 @@ def rescore_lead(lead_id: int) -> None:
         lead_rescore(lead=lead)
         if lead.status in OPEN_STATUSES:
             leads_queue_refresh(leads=[lead])
+
+
+@shared_task(
+    autoretry_for=(OperationalError, BridgeTemporaryError),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=6,
+    acks_late=True,
+)
+def place_bridge_call(touch_id: int) -> None:
+    """Ring a rep for a lead-to-call bridge, asking the compliance gate again first."""
+    bridge_call_place(touch_id=touch_id)
+
+
+@shared_task(ignore_result=True)
+def dispatch_due_bridges() -> None:
+    """The clock's tick: ask the gate for each due lead-to-call bridge, and queue it."""
+    bridge_touches_dispatch()

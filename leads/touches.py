@@ -133,7 +133,11 @@ def due_touches_dispatch(*, now: datetime.datetime | None = None) -> int:
         )
         lost = list(
             Touch.objects.select_for_update(skip_locked=True)
-            .filter(status=TouchStatus.QUEUED, queued_at__lte=now - REQUEUE_AFTER)
+            .filter(
+                status=TouchStatus.QUEUED,
+                channel__in=SENT_CHANNELS,  # a queued call is a bridge: leads.cadences.voice
+                queued_at__lte=now - REQUEUE_AFTER,
+            )
             .order_by("queued_at")[:DISPATCH_BATCH]
         )
         _queue(due + lost, now=now)

@@ -91,6 +91,12 @@ class Touch(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    bridge_reps = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="A lead-to-call bridge: the ids of the reps rung, in order; the last is "
+        "the one on the call.",
+    )
 
     class Meta:
         ordering = ["-due_at"]
@@ -131,6 +137,12 @@ class Touch(models.Model):
                 fields=["queued_at"],
                 name="touch_queued_idx",
                 condition=models.Q(status="queued"),
+            ),
+            # The clock's query for lead-to-call bridges that have come due.
+            models.Index(
+                fields=["due_at"],
+                name="touch_bridge_due_idx",
+                condition=models.Q(status="scheduled", channel=Channel.CALL, automated=True),
             ),
             models.Index(fields=["lead", "-due_at"], name="touch_lead_idx"),
         ]

@@ -45,6 +45,7 @@ def due_callbacks_alert(*, now: datetime.datetime | None = None) -> int:
             .select_related("lead")
             .filter(
                 channel=Channel.CALL,
+                automated=False,  # a lead-to-call bridge rings the rep itself
                 status=TouchStatus.SCHEDULED,
                 queued_at__isnull=True,
                 due_at__lte=now,

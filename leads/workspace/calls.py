@@ -68,11 +68,7 @@ class ActionError(ValueError):
 
 @transaction.atomic
 def call_start(*, lead: Lead, rep) -> tuple[Decision, ContactAttempt | None]:
-    """Ask the gate before a rep dials; log the call attempt when it is allowed.
-
-    The call answers the lead's callbacks and call tasks that are due (or nearly), stops its
-    speed-to-lead clock and moves it down the queue.
-    """
+    """Ask the gate before a rep dials; log the call attempt when it is allowed."""
     decision, record = contact_check(
         lead=lead,
         channel=Channel.CALL,
@@ -83,8 +79,23 @@ def call_start(*, lead: Lead, rep) -> tuple[Decision, ContactAttempt | None]:
     )
     if not decision.allowed:
         return decision, None
+    attempt = call_attempt_record(lead=lead, rep=rep)
+    record.attempt = attempt
+    record.save(update_fields=["attempt"])
+    return decision, attempt
+
+
+def call_attempt_record(
+    *, lead: Lead, rep, notes: str = "", touch: Touch | None = None
+) -> ContactAttempt:
+    """Log a call to the lead the gate has allowed, as it starts; call inside a transaction.
+
+    The call answers `touch` (a lead-to-call bridge placing it) or else the lead's callback
+    or call task that is due (or nearly); it stops the lead's speed-to-lead clock and moves
+    it down the queue.
+    """
     attempt = ContactAttempt.objects.create(
-        lead=lead, channel=Channel.CALL, direction=Direction.OUTBOUND, rep=rep
+        lead=lead, channel=Channel.CALL, direction=Direction.OUTBOUND, rep=rep, notes=notes
     )
     # Speed to lead counts the first time a rep dialled; only the first call sets it.
     Lead.objects.filter(pk=lead.pk, first_attempt_at__isnull=True).update(
@@ -93,7 +104,10 @@ def call_start(*, lead: Lead, rep) -> tuple[Decision, ContactAttempt | None]:
     Lead.objects.filter(pk=lead.pk).update(last_attempt_at=attempt.started_at, sla_due_at=None)
     lead.refresh_from_db(fields=["first_attempt_at", "last_attempt_at", "sla_due_at"])
     lead_rescore(lead=lead)  # an event: the score's factors may have moved
-    due = (
+    if touch is not None:
+        touch.attempt = attempt
+        touch.save(update_fields=["attempt"])
+    elif due := (
         Touch.objects.filter(
             lead=lead,
             channel=Channel.CALL,
@@ -102,14 +116,11 @@ def call_start(*, lead: Lead, rep) -> tuple[Decision, ContactAttempt | None]:
         )
         .order_by("due_at")
         .first()
-    )
-    if due is not None:
+    ):
         due.status, due.attempt = TouchStatus.DONE, attempt
         due.save(update_fields=["status", "attempt"])
     leads_queue_refresh(leads=[lead])
-    record.attempt = attempt
-    record.save(update_fields=["attempt"])
-    return decision, attempt
+    return attempt
 
 
 def _aware_future(moment: datetime.datetime | None, *, field: str) -> datetime.datetime:

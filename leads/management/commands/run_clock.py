@@ -6,6 +6,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from leads.cadences.voice import bridge_touches_dispatch
 from leads.fastlane import unprocessed_leads_process
 from leads.touches import due_touches_dispatch
 from leads.workspace.alerts import due_callbacks_alert
@@ -66,6 +67,13 @@ class Command(BaseCommand):
             else:
                 if rung:
                     self.stdout.write(f"Told reps of {rung} callback(s) now due.")
+            try:
+                bridged = bridge_touches_dispatch()
+            except Exception:
+                logger.exception("Handing out due lead-to-call bridges failed")
+            else:
+                if bridged:
+                    self.stdout.write(f"Handled {bridged} due lead-to-call bridge(s).")
             if once:
                 return
             time.sleep(every)
