@@ -109,6 +109,7 @@ RULES = (
     (r"leads/<int:lead_id>/", "own_lead"),
     (r"(leads/|leads/next/|leads/alerts/seen/)?$", "rep_page"),
     (r"(healthz|login/|logout/|u/<str:token>/)$", "public"),
+    (r"webhooks/voice/<str:token>/", "signed_webhook"),  # Twilio's, for the call bridge
     (r"webhooks/", "signed_webhook"),
 )
 

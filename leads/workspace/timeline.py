@@ -93,7 +93,7 @@ def _attempts(lead: Lead) -> list[Event]:
 
 
 def _touches(lead: Lead) -> list[Event]:
-    touches = list(lead.touches.select_related("created_by")[:PER_KIND])
+    touches = list(lead.touches.select_related("created_by", "attempt__rep")[:PER_KIND])
     decisions: dict[int, list[ContactDecision]] = {}
     for decision in ContactDecision.objects.filter(
         touch_id__in=[touch.pk for touch in touches]
@@ -102,20 +102,48 @@ def _touches(lead: Lead) -> list[Event]:
     events = []
     for touch in touches:
         gate = " · ".join(_decision_text(d) for d in decisions.get(touch.pk, []))
-        if touch.channel == Channel.CALL:
+        if touch.channel == Channel.CALL and touch.automated:
+            title, detail = _bridge_title(touch), touch.status_note
+        elif touch.channel == Channel.CALL:
             title = f"Callback for {touch.due_at:%b %-d %H:%M} UTC: {touch.get_status_display()}"
             detail = touch.body
         else:
             noun = "Text" if touch.channel == Channel.SMS else "Email"
             title = f"{noun} {touch.get_status_display().lower()}"
             detail = (f"{touch.subject}: " if touch.subject else "") + touch.body[:200]
-        if touch.status_note and touch.status not in (TouchStatus.SENT, TouchStatus.DONE):
+        if (
+            touch.status_note
+            and touch.status not in (TouchStatus.SENT, TouchStatus.DONE)
+            and not (touch.channel == Channel.CALL and touch.automated)
+        ):
             detail = f"{detail} ({touch.status_note})"
         kind = "compliance" if touch.status == TouchStatus.BLOCKED else "message"
         if gate:
             detail = f"{detail}\n{gate}"
         events.append(Event(touch.created_at, kind, title, detail, _person(touch.created_by)))
     return events
+
+
+def _talk_time(seconds: int) -> str:
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def _bridge_title(touch) -> str:
+    """A lead-to-call bridge as a rep reads it: "connected 3 min 12 s with Alex"."""
+    attempt = touch.attempt
+    if attempt is None:
+        when = f" for {touch.due_at:%b %-d %H:%M} UTC" if touch.status == "scheduled" else ""
+        return f"Lead-to-call bridge{when}: {touch.get_status_display().lower()}"
+    with_rep = f" with {_person(attempt.rep)}" if attempt.rep else ""
+    if attempt.ended_at is None:
+        return f"Lead-to-call bridge: on the call{with_rep}"
+    if attempt.duration_seconds:
+        outcome = f" · {attempt.get_disposition_display()}" if attempt.disposition else ""
+        talk = _talk_time(attempt.duration_seconds)
+        return f"Lead-to-call bridge: connected {talk}{with_rep}{outcome}"
+    outcome = attempt.get_disposition_display().lower() or "not connected"
+    return f"Lead-to-call bridge: {outcome}{with_rep}"
 
 
 def _refused_calls(lead: Lead) -> list[Event]:

@@ -31,6 +31,7 @@ class Recorded:
     form: dict[str, list[str]]
     account: str  # the user of the Basic credentials
     password: str
+    status: int = 0  # what the fake answered
 
 
 @dataclass
@@ -48,14 +49,20 @@ class FakeTwilio:
 
     @property
     def created(self) -> list[Recorded]:
-        return [r for r in self.requests if r.method == "POST" and r.path.endswith("/Calls.json")]
+        """The requests that created a call (a failed one created none)."""
+        return [r for r in self.requests if r.path.endswith("/Calls.json") and r.status == 201]
 
     def answer(self, handler: BaseHTTPRequestHandler) -> tuple[int, dict]:
         length = int(handler.headers.get("Content-Length") or 0)
         form = parse_qs(handler.rfile.read(length).decode(), keep_blank_values=True)
         user, _, password = _credentials(handler.headers.get("Authorization", ""))
         path = handler.path.split("?")[0]
-        self.requests.append(Recorded(handler.command, path, form, user, password))
+        recorded = Recorded(handler.command, path, form, user, password)
+        self.requests.append(recorded)
+        recorded.status, body = self._answer(handler, path, form)
+        return recorded.status, body
+
+    def _answer(self, handler, path: str, form: dict[str, list[str]]) -> tuple[int, dict]:
         match = CALLS.match(path)
         if match is None:
             return 404, _error(404, 20404, "The requested resource was not found")
