@@ -3,17 +3,25 @@ Twilio's signed webhooks: the rep is rung first, the lead dialled only once the 
 """
 
 import datetime
+import os
+import threading
+import time
+import uuid
 import xml.etree.ElementTree as ET
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings as django_settings
 from django.core.management import call_command
+from django.db import connection, connections
 from django.urls import reverse
 from twilio.request_validator import RequestValidator
 
 from compliance.models import ContactDecision, DecisionStage, DncList, DncListKind, DncListStatus
+from crm.celery import app as celery_app
 from leads.cadences.checks import voice_check
 from leads.cadences.voice import (
     BridgeTemporaryError,
@@ -33,6 +41,8 @@ from leads.models import (
     TouchStatus,
 )
 from leads.workspace.timeline import lead_timeline
+from tests.concurrency import at_once
+from tests.conftest import require_service
 from tests.factories import ConsentRecordFactory, LeadFactory, RepFactory
 from tests.fakes.twilio_calls import start_fake_twilio
 
@@ -549,3 +559,71 @@ def test_run_clock_places_due_bridges(
     with django_capture_on_commit_callbacks(execute=True):
         call_command("run_clock", "--once")
     assert len(twilio.created) == 1
+
+
+# Real PostgreSQL locking, a real worker
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clocks_and_duplicated_tasks_ring_for_each_bridge_once(monkeypatch, twilio, alex):
+    require_service(
+        "PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL to a PostgreSQL URL"
+    )
+    touches = [bridge_for(consented_lead(owner=alex, phone=f"+1305555{n:04d}")) for n in range(30)]
+    handed_out: list[int] = []
+    monkeypatch.setattr(
+        "leads.tasks.place_bridge_call.apply_async",
+        lambda args, *_, **__: handed_out.append(args[0]),
+    )
+    monkeypatch.setattr("leads.cadences.voice.DISPATCH_BATCH", 4)
+    barrier = threading.Barrier(2)
+
+    def clock():
+        try:
+            barrier.wait()
+            while bridge_touches_dispatch(now=MONDAY_10AM + datetime.timedelta(seconds=1)):
+                pass
+        finally:
+            connections.close_all()
+
+    with time_machine.travel(MONDAY_10AM):
+        threads = [threading.Thread(target=clock) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(handed_out) == sorted(touch.pk for touch in touches)
+
+        # Three deliveries of the same task at the same instant: one call.
+        first = touches[0].pk
+        answers = at_once(lambda _: bridge_call_place(touch_id=first), range(3))
+    assert sum(answer is not None for answer in answers) == 1
+    assert len(twilio.created) == 1
+    assert Touch.objects.get(pk=first).bridge_reps == [alex.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_rings_the_rep_through_redis(twilio, alex):
+    require_service(
+        "Redis", bool(django_settings.REDIS_URL), "set REDIS_URL=redis://127.0.0.1:6379/0"
+    )
+    queue = f"test-voice-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex}"
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_default_queue = queue
+    touch = bridge_for(consented_lead(owner=alex))
+    try:
+        with (
+            time_machine.travel(MONDAY_10AM),
+            start_worker(celery_app, perform_ping_check=False, queues=[queue]),
+        ):
+            assert bridge_touches_dispatch() == 1
+            deadline = time.monotonic() + 20
+            ringing = Touch.objects.filter(pk=touch.pk).exclude(provider_message_id="")
+            while time.monotonic() < deadline and not ringing.exists():
+                time.sleep(0.1)
+    finally:
+        celery_app.conf.task_default_queue = "celery"
+
+    touch.refresh_from_db()
+    assert touch.status == TouchStatus.SENDING, touch.status_note
+    assert [r.form["To"][0] for r in twilio.created] == ["+13055550111"]
