@@ -116,6 +116,10 @@ class Leg:
         return settings.SITE_URL + reverse(name, kwargs={"token": self.token})
 
 
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
 def lead_ring_seconds() -> int:
     return max(settings.VOICE_LEAD_RING_SECONDS, MIN_RING_SECONDS)
 
@@ -372,7 +376,7 @@ def bridge_rep_accept(*, leg: Leg, call_sid: str) -> Bridge | None:
         record.attempt = attempt
         record.save(update_fields=["attempt"])
         touch.provider_message_id = call_sid
-        touch.status_note = f"{rep} is calling the lead."
+        touch.status_note = f"{_name(rep)} is calling the lead."
         touch.save(update_fields=["provider_message_id", "status_note"])
     return Bridge(touch, touch.lead, rep)
 
@@ -396,7 +400,7 @@ def bridge_rep_call_ended(*, leg: Leg, call_sid: str, call_status: str) -> None:
         return
     rep = get_user_model().objects.get(pk=leg.rep_id)
     words = CALL_STATUS_WORDS.get(call_status, f"ended ({call_status})")
-    _pass_on(touch, why=f"{rep} {words}.", now=timezone.now())
+    _pass_on(touch, why=f"{_name(rep)} {words}.", now=timezone.now())
 
 
 @transaction.atomic
@@ -421,7 +425,7 @@ def bridge_lead_call_ended(
     connected = dial_status in CONNECTED
     attempt.duration_seconds = talk_seconds if connected else 0
     if connected:
-        attempt.notes = f"{ATTEMPT_NOTE}: connected with {rep}."
+        attempt.notes = f"{ATTEMPT_NOTE}: connected with {_name(rep)}."
         attempt.save()
     elif dial_status in NOT_REACHED:
         call_outcome_record(

@@ -103,19 +103,16 @@ def _touches(lead: Lead) -> list[Event]:
     for touch in touches:
         gate = " · ".join(_decision_text(d) for d in decisions.get(touch.pk, []))
         if touch.channel == Channel.CALL and touch.automated:
-            title, detail = _bridge_title(touch), touch.status_note
-        elif touch.channel == Channel.CALL:
+            events.append(_bridge_event(touch, gate))
+            continue
+        if touch.channel == Channel.CALL:
             title = f"Callback for {touch.due_at:%b %-d %H:%M} UTC: {touch.get_status_display()}"
             detail = touch.body
         else:
             noun = "Text" if touch.channel == Channel.SMS else "Email"
             title = f"{noun} {touch.get_status_display().lower()}"
             detail = (f"{touch.subject}: " if touch.subject else "") + touch.body[:200]
-        if (
-            touch.status_note
-            and touch.status not in (TouchStatus.SENT, TouchStatus.DONE)
-            and not (touch.channel == Channel.CALL and touch.automated)
-        ):
+        if touch.status_note and touch.status not in (TouchStatus.SENT, TouchStatus.DONE):
             detail = f"{detail} ({touch.status_note})"
         kind = "compliance" if touch.status == TouchStatus.BLOCKED else "message"
         if gate:
@@ -129,21 +126,29 @@ def _talk_time(seconds: int) -> str:
     return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
 
 
-def _bridge_title(touch) -> str:
-    """A lead-to-call bridge as a rep reads it: "connected 3 min 12 s with Alex"."""
-    attempt = touch.attempt
+def _bridge_event(touch, gate: str) -> Event:
+    """A lead-to-call bridge as a rep reads it: "connected 3 min 12 s with Alex", at the
+    call's time once the lead was dialled."""
+    attempt, title = touch.attempt, "Lead-to-call bridge"
     if attempt is None:
         when = f" for {touch.due_at:%b %-d %H:%M} UTC" if touch.status == "scheduled" else ""
-        return f"Lead-to-call bridge{when}: {touch.get_status_display().lower()}"
-    with_rep = f" with {_person(attempt.rep)}" if attempt.rep else ""
+        detail = "\n".join(part for part in (touch.status_note, gate) if part)
+        kind = "compliance" if touch.status == TouchStatus.BLOCKED else "call"
+        return Event(
+            touch.created_at, kind, f"{title}{when}: {touch.get_status_display().lower()}", detail
+        )
+    rep = _person(attempt.rep)
     if attempt.ended_at is None:
-        return f"Lead-to-call bridge: on the call{with_rep}"
-    if attempt.duration_seconds:
-        outcome = f" · {attempt.get_disposition_display()}" if attempt.disposition else ""
-        talk = _talk_time(attempt.duration_seconds)
-        return f"Lead-to-call bridge: connected {talk}{with_rep}{outcome}"
-    outcome = attempt.get_disposition_display().lower() or "not connected"
-    return f"Lead-to-call bridge: {outcome}{with_rep}"
+        title += f": {rep} is on the call" if rep else ": on the call"
+    elif attempt.duration_seconds:
+        title += f": connected {_talk_time(attempt.duration_seconds)}"
+        title += f" with {rep}" if rep else ""
+        if attempt.disposition:
+            title += f" · {attempt.get_disposition_display()}"
+    else:
+        title += f": {attempt.get_disposition_display().lower() or 'not connected'}"
+        title += f" ({rep} called)" if rep else ""
+    return Event(attempt.started_at, "call", title, gate, rep)
 
 
 def _refused_calls(lead: Lead) -> list[Event]:

@@ -627,3 +627,30 @@ def test_a_real_worker_rings_the_rep_through_redis(twilio, alex):
     touch.refresh_from_db()
     assert touch.status == TouchStatus.SENDING, touch.status_note
     assert [r.form["To"][0] for r in twilio.created] == ["+13055550111"]
+
+
+def test_the_rep_records_the_bridged_calls_outcome_on_the_lead_page(
+    at_monday_10am, django_capture_on_commit_callbacks, client, twilio, alex
+):
+    lead = consented_lead(owner=alex)
+    bridge_for(lead)
+    tick(django_capture_on_commit_callbacks)
+    call = Call(twilio, client)
+    action = connect(call).find("Dial").get("action")
+    signed_post(client, action, call.params(DialCallStatus="completed", DialCallDuration="75"))
+
+    client.force_login(alex)
+    page = client.get(reverse("lead_detail", args=[lead.pk])).content.decode()
+    attempt = ContactAttempt.objects.get(lead=lead)
+    outcome_url = reverse("lead_call_outcome", args=[lead.pk, attempt.pk])
+    assert outcome_url in page  # the open call waits for its outcome
+    assert "Lead-to-call bridge: connected 1 min 15 s with Alex Rivera" in page
+    client.post(outcome_url, {"disposition": "contacted", "notes": "Wants a quote."})
+
+    attempt.refresh_from_db()
+    assert attempt.disposition == Disposition.CONTACTED
+    assert attempt.duration_seconds == 75  # Twilio's talk time, kept
+    page = client.get(reverse("lead_detail", args=[lead.pk])).content.decode()
+    assert "connected 1 min 15 s with Alex Rivera · Contacted" in page
+    lead.refresh_from_db()
+    assert lead.first_contact_at is not None
