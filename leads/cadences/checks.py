@@ -10,6 +10,7 @@ from leads.models import CadenceStep, StepChannel
 
 E164 = re.compile(r"\+[1-9]\d{7,14}")
 RECORDING_NOTICES = ("always", "all_party_states")
+TWILIO_VOICE = "crm.telephony.TwilioVoiceBackend"
 
 
 @register(Tags.compatibility, deploy=True)
@@ -28,6 +29,15 @@ def voice_check(app_configs=None, **kwargs) -> list[CheckMessage]:
             Error(
                 f"VOICE_RECORDING_NOTICE must be one of {', '.join(RECORDING_NOTICES)}.",
                 id="leads.E102",
+            )
+        )
+    if settings.VOICE_BACKEND == TWILIO_VOICE and not settings.SITE_URL.startswith("https://"):
+        problems.append(
+            Error(
+                "The Twilio voice backend needs SITE_URL, the https:// address Twilio calls "
+                "back (every callback's signature covers it).",
+                hint="Set SITE_URL, e.g. https://crm.example.com.",
+                id="leads.E103",
             )
         )
     try:

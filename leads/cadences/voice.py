@@ -244,6 +244,7 @@ def bridge_call_place(*, touch_id: int) -> Touch | None:
     a retried or repeated task never rings twice.
     """
     now = timezone.now()
+    backend = voice_backend()  # misconfigured: fail before the touch is claimed
     claimed = (
         _bridges()
         .filter(pk=touch_id, status=TouchStatus.QUEUED)
@@ -275,7 +276,6 @@ def bridge_call_place(*, touch_id: int) -> Touch | None:
         touch.save(update_fields=["bridge_reps", "provider_message_id", "status_note"])
     # Outside the transaction: a slow provider must not hold the row lock or a connection.
     leg = Leg(touch.pk, rep.user_id)
-    backend = voice_backend()
     try:
         sid = backend.call(
             to=str(rep.phone),

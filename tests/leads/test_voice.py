@@ -550,6 +550,8 @@ def test_deploy_check_warns_about_bridge_steps_without_a_caller_id(settings, db)
     assert "leads.W101" in [problem.id for problem in voice_check()]
     settings.VOICE_CALLER_ID = "305-555-0000"
     assert "leads.E101" in [problem.id for problem in voice_check()]
+    settings.SITE_URL = "http://crm.example.com"
+    assert "leads.E103" in [problem.id for problem in voice_check()]
 
 
 def test_run_clock_places_due_bridges(
