@@ -57,6 +57,9 @@ class ConsoleVoiceBackend:
         logger.info("Call to %s from %s (%s), TwiML %s", to, from_ or "-", sid, url)
         return sid
 
+    def status(self, sid: str) -> str:
+        return "completed"
+
 
 class TwilioVoiceBackend:
     """Place calls through Twilio's Calls API; its webhooks say how each went."""
@@ -85,6 +88,10 @@ class TwilioVoiceBackend:
             timeout=timeout,
         )
         return call.sid
+
+    def status(self, sid: str) -> str:
+        """The call's status as Twilio has it now: queued, ringing, in-progress, completed..."""
+        return twilio_client().calls(sid).fetch().status
 
 
 def voice_backend():

@@ -4,7 +4,12 @@ from celery import shared_task
 from django.db import OperationalError, transaction
 
 from crm.sms import SmsTemporaryError
-from leads.cadences.voice import BridgeTemporaryError, bridge_call_place, bridge_touches_dispatch
+from leads.cadences.voice import (
+    BridgeTemporaryError,
+    bridge_call_place,
+    bridge_touches_dispatch,
+    stale_bridges_settle,
+)
 from leads.fastlane import leads_process, unprocessed_leads_process
 from leads.intake.handoff import new_leads_take
 from leads.models import Lead
@@ -113,5 +118,7 @@ def place_bridge_call(touch_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def dispatch_due_bridges() -> None:
-    """The clock's tick: ask the gate for each due lead-to-call bridge, and queue it."""
+    """The clock's tick: ask the gate for each due lead-to-call bridge, and queue it; settle
+    those whose Twilio callbacks never came."""
     bridge_touches_dispatch()
+    stale_bridges_settle()

@@ -62,6 +62,11 @@ PLACE_TASK = "leads.tasks.place_bridge_call"  # queued by name: the tasks module
 DISPATCH_BATCH = 200
 # A bridge handed to a task that has not started within this long is queued again.
 REQUEUE_AFTER = datetime.timedelta(minutes=10)
+# A bridge still placing this long after it was queued has lost a callback (a rep's call
+# rings, is prompted and is answered within a couple of minutes; a talk may last longer,
+# and is left until Twilio says it has ended).
+SETTLE_AFTER = datetime.timedelta(minutes=15)
+SETTLE_BATCH = 50
 MIN_RING_SECONDS = 15  # 47 CFR 64.1200(a)(6)
 ATTEMPT_NOTE = "Lead-to-call bridge"
 LEG_SALT = "leads.cadences.voice.leg"
@@ -203,6 +208,65 @@ def bridge_touches_dispatch(*, now: datetime.datetime | None = None) -> int:
         for touch in lost:
             _queue(touch, now=now, note=touch.status_note)
     return len(due) + len(lost)
+
+
+def stale_bridges_settle(*, now: datetime.datetime | None = None) -> int:
+    """The clock's safety net for Twilio's callbacks: ask Twilio how each bridge still
+    placing long after it was queued has gone, and settle it as its callback would have.
+    Return how many were settled.
+
+    A rep's call that ended without the rep pressing 1 passes the lead on; one where the
+    lead was dialled ends the touch and leaves the attempt for the rep's outcome. A bridge
+    without a call sid (the task stopped between claiming it and Twilio's answer) may or
+    may not have rung: it is marked unknown, never rung again blindly.
+    """
+    now = now or timezone.now()
+    stale = list(
+        _bridges()
+        .filter(status=TouchStatus.SENDING, queued_at__lte=now - SETTLE_AFTER)
+        .order_by("queued_at")
+        .values_list("pk", "provider_message_id")[:SETTLE_BATCH]
+    )
+    if not stale:
+        return 0
+    backend, settled = voice_backend(), 0
+    for touch_id, sid in stale:
+        try:
+            call_status = backend.status(sid) if sid else ""
+        except (TwilioRestException, requests.RequestException) as error:
+            logger.warning(
+                "Bridge %s: Twilio could not say how call %s went: %s", touch_id, sid, error
+            )
+            continue
+        if sid and call_status not in CALL_ENDED:
+            # Still ringing or talking: ask again a while later, not every tick.
+            _bridges().filter(pk=touch_id, status=TouchStatus.SENDING).update(queued_at=now)
+            continue
+        with transaction.atomic():
+            touch = (
+                _bridges()
+                .select_for_update(skip_locked=True)
+                .filter(pk=touch_id, status=TouchStatus.SENDING, provider_message_id=sid)
+                .first()
+            )
+            if touch is None:
+                continue
+            if not sid:
+                touch.status = TouchStatus.UNKNOWN
+                touch.status_note = "Interrupted while ringing a rep: unknown whether it rang."
+            elif touch.attempt_id is None:
+                words = CALL_STATUS_WORDS.get(call_status, call_status)
+                _pass_on(touch, why=f"The rep's call {words} (Twilio never said).", now=now)
+                settled += 1
+                continue
+            else:
+                touch.status, touch.sent_at = TouchStatus.SENT, now
+                touch.status_note = (
+                    f"{ATTEMPT_NOTE}: the call has ended; Twilio never reported the lead's leg."
+                )
+            touch.save(update_fields=["status", "status_note", "sent_at"])
+            settled += 1
+    return settled
 
 
 def _rep_to_ring(touch: Touch, *, now: datetime.datetime) -> RepProfile | None:

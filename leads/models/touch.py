@@ -144,6 +144,12 @@ class Touch(models.Model):
                 name="touch_bridge_due_idx",
                 condition=models.Q(status="scheduled", channel=Channel.CALL, automated=True),
             ),
+            # Bridges placing long after they were queued: a callback may have been lost.
+            models.Index(
+                fields=["queued_at"],
+                name="touch_bridge_sending_idx",
+                condition=models.Q(status="sending", channel=Channel.CALL, automated=True),
+            ),
             models.Index(fields=["lead", "-due_at"], name="touch_lead_idx"),
         ]
 

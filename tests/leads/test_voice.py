@@ -28,6 +28,7 @@ from leads.cadences.voice import (
     Leg,
     bridge_call_place,
     bridge_touches_dispatch,
+    stale_bridges_settle,
 )
 from leads.models import (
     Cadence,
@@ -656,3 +657,70 @@ def test_the_rep_records_the_bridged_calls_outcome_on_the_lead_page(
     assert "connected 1 min 15 s with Alex Rivera · Contacted" in page
     lead.refresh_from_db()
     assert lead.first_contact_at is not None
+
+
+def settle(django_capture_on_commit_callbacks) -> int:
+    with django_capture_on_commit_callbacks(execute=True):
+        return stale_bridges_settle()
+
+
+def test_a_lost_status_callback_is_settled_by_asking_twilio(
+    at_monday_10am, django_capture_on_commit_callbacks, client, twilio, alex, blair
+):
+    touch = bridge_for(consented_lead(owner=alex))
+    tick(django_capture_on_commit_callbacks)
+    first = Call(twilio, client)
+    at_monday_10am.shift(datetime.timedelta(minutes=5))
+    assert settle(django_capture_on_commit_callbacks) == 0  # too soon to ask
+
+    at_monday_10am.shift(datetime.timedelta(minutes=11))
+    twilio.calls[first.sid]["status"] = "ringing"
+    assert settle(django_capture_on_commit_callbacks) == 0  # Twilio: not over yet
+    assert len(twilio.created) == 1
+
+    at_monday_10am.shift(datetime.timedelta(minutes=16))
+    twilio.calls[first.sid]["status"] = "no-answer"
+    assert settle(django_capture_on_commit_callbacks) == 1
+    touch.refresh_from_db()
+    assert touch.bridge_reps == [alex.pk, blair.pk]
+    assert [r.form["To"][0] for r in twilio.created] == ["+13055550111", "+13055550122"]
+    fetches = [r for r in twilio.requests if r.method == "GET"]
+    assert [r.path.rsplit("/", 1)[-1] for r in fetches] == [f"{first.sid}.json"] * 2
+
+
+def test_a_lost_dial_report_ends_the_touch_and_leaves_the_outcome_to_the_rep(
+    at_monday_10am, django_capture_on_commit_callbacks, client, twilio, alex
+):
+    lead = consented_lead(owner=alex)
+    touch = bridge_for(lead)
+    tick(django_capture_on_commit_callbacks)
+    call = Call(twilio, client)
+    connect(call)
+    twilio.calls[call.sid]["status"] = "in-progress"
+    at_monday_10am.shift(datetime.timedelta(minutes=20))
+    assert settle(django_capture_on_commit_callbacks) == 0  # a long talk: left alone
+
+    twilio.calls[call.sid]["status"] = "completed"
+    at_monday_10am.shift(datetime.timedelta(minutes=20))
+    assert settle(django_capture_on_commit_callbacks) == 1
+    touch.refresh_from_db()
+    assert touch.status == TouchStatus.SENT
+    assert "never reported" in touch.status_note
+    attempt = ContactAttempt.objects.get(lead=lead)
+    assert attempt.disposition == "" and attempt.rep == alex
+    assert len(twilio.created) == 1
+
+
+def test_a_bridge_interrupted_before_twilio_answered_is_marked_unknown(
+    at_monday_10am, django_capture_on_commit_callbacks, twilio, alex
+):
+    touch = bridge_for(
+        consented_lead(owner=alex),
+        status=TouchStatus.SENDING,
+        bridge_reps=[alex.pk],
+        queued_at=MONDAY_10AM - datetime.timedelta(minutes=30),
+    )
+    assert settle(django_capture_on_commit_callbacks) == 1
+    touch.refresh_from_db()
+    assert touch.status == TouchStatus.UNKNOWN
+    assert twilio.created == []

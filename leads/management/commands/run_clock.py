@@ -6,7 +6,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from leads.cadences.voice import bridge_touches_dispatch
+from leads.cadences.voice import bridge_touches_dispatch, stale_bridges_settle
 from leads.fastlane import unprocessed_leads_process
 from leads.touches import due_touches_dispatch
 from leads.workspace.alerts import due_callbacks_alert
@@ -68,7 +68,7 @@ class Command(BaseCommand):
                 if rung:
                     self.stdout.write(f"Told reps of {rung} callback(s) now due.")
             try:
-                bridged = bridge_touches_dispatch()
+                bridged = bridge_touches_dispatch() + stale_bridges_settle()
             except Exception:
                 logger.exception("Handing out due lead-to-call bridges failed")
             else:
