@@ -312,7 +312,8 @@ def bridge_call_place(*, touch_id: int) -> Touch | None:
     claimed = (
         _bridges()
         .filter(pk=touch_id, status=TouchStatus.QUEUED)
-        .update(status=TouchStatus.SENDING, send_attempts=F("send_attempts") + 1)
+        # queued_at restarts: the safety net (stale_bridges_settle) counts from the claim.
+        .update(status=TouchStatus.SENDING, queued_at=now, send_attempts=F("send_attempts") + 1)
     )
     if not claimed:
         return None
