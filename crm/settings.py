@@ -267,6 +267,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_TICK_SECONDS),
         "options": {"expires": CLOCK_TICK_SECONDS * 2},
     },
+    # Cadences whose last step has passed with nothing left to do (leads.cadences).
+    "finish-cadences": {
+        "task": "leads.tasks.finish_cadences",
+        "schedule": float(CLOCK_TICK_SECONDS) * 6,
+        "options": {"expires": CLOCK_TICK_SECONDS * 6},
+    },
     # Leads the fast lane missed (Redis away, a process killed) or failed on.
     "sweep-unprocessed-leads": {
         "task": "leads.tasks.sweep_unprocessed_leads",
@@ -334,6 +340,8 @@ BUSINESS_NAME = os.environ.get("BUSINESS_NAME", SELLER_NAMES[0] if SELLER_NAMES 
 BUSINESS_POSTAL_ADDRESS = os.environ.get(
     "BUSINESS_POSTAL_ADDRESS", "100 Biscayne Blvd, Miami, FL 33132" if DEBUG else ""
 )
+# How cadence messages give the business's number ({{ business.phone }}).
+BUSINESS_PHONE = os.environ.get("BUSINESS_PHONE", "(305) 555-0100" if DEBUG else "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO", "")
 # Marketing calls and texts to one number per rolling 24 hours where no state sets a cap.

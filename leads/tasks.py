@@ -4,6 +4,7 @@ from celery import shared_task
 from django.db import OperationalError, transaction
 
 from crm.sms import SmsTemporaryError
+from leads.cadences.engine import cadence_stop, cadences_finish, cadences_stop_for_addresses
 from leads.fastlane import leads_process, unprocessed_leads_process
 from leads.intake.handoff import new_leads_take
 from leads.models import Lead
@@ -96,3 +97,23 @@ def rescore_lead(lead_id: int) -> None:
         lead_rescore(lead=lead)
         if lead.status in OPEN_STATUSES:
             leads_queue_refresh(leads=[lead])
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5, acks_late=True)
+def stop_cadence(lead_id: int, reason: str) -> None:
+    """Stop a lead's cadence after it replied (queued by name by compliance)."""
+    lead = Lead.objects.filter(pk=lead_id).first()
+    if lead is not None:
+        cadence_stop(lead=lead, reason=reason)
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5, acks_late=True)
+def stop_cadences_for_addresses(phones: list[str], emails: list[str], reason: str) -> None:
+    """Stop the cadences an opt-out covers (queued by name by compliance)."""
+    cadences_stop_for_addresses(phones=phones, emails=emails, reason=reason)
+
+
+@shared_task(ignore_result=True)
+def finish_cadences() -> None:
+    """The clock: mark finished the cadences with nothing left to do."""
+    cadences_finish()

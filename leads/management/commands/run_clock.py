@@ -6,6 +6,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from leads.cadences.engine import cadences_finish
 from leads.fastlane import unprocessed_leads_process
 from leads.touches import due_touches_dispatch
 from leads.workspace.alerts import due_callbacks_alert
@@ -66,6 +67,10 @@ class Command(BaseCommand):
             else:
                 if rung:
                     self.stdout.write(f"Told reps of {rung} callback(s) now due.")
+            try:
+                cadences_finish()
+            except Exception:
+                logger.exception("Finishing cadences failed")
             if once:
                 return
             time.sleep(every)
