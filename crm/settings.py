@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_rq",
     "django_htmx",
+    "adminsortable2",
     "axes",
     "rest_framework",
     "drf_spectacular",

@@ -96,6 +96,8 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
 
 def _after(moment: datetime.datetime, minutes: int, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
     """`minutes` after `moment`: whole days on the local calendar, else elapsed time."""
+    # In UTC: Python adds to an aware time in its own zone on the wall clock.
+    moment = moment.astimezone(datetime.UTC)
     if minutes and minutes % MINUTES_PER_DAY == 0:
         local = moment.astimezone(zone).replace(tzinfo=None)
         shifted = (local + datetime.timedelta(days=minutes // MINUTES_PER_DAY)).replace(tzinfo=zone)
@@ -197,7 +199,7 @@ def _touches_plan(lead: Lead, steps: list[CadenceStep], times: list[datetime.dat
                 lead=lead,
                 channel=Channel.CALL,
                 automated=step.channel == StepChannel.BRIDGE,
-                body=body or f"{step.get_channel_display()} (step {step.position + 1})",
+                body=body or step.get_channel_display(),
                 due_at=due_at,
                 cadence_step=step,
             )
@@ -304,7 +306,12 @@ def cadence_pause(*, lead: Lead, by) -> CadenceEnrollment:
 @transaction.atomic
 def cadence_resume(*, lead: Lead, by) -> CadenceEnrollment:
     """Restart a paused cadence: its held steps are planned again from now."""
-    enrollment = CadenceEnrollment.objects.select_for_update().filter(lead=lead).first()
+    enrollment = (
+        CadenceEnrollment.objects.select_for_update(of=("self",))
+        .select_related("cadence")
+        .filter(lead=lead)
+        .first()
+    )
     if enrollment is None:
         raise CadenceError("This lead follows no cadence.")
     if enrollment.status != EnrollmentStatus.PAUSED:
@@ -318,20 +325,33 @@ def cadence_resume(*, lead: Lead, by) -> CadenceEnrollment:
         .select_related("cadence_step")
         .order_by("cadence_step__position", "due_at", "pk")
     )
-    # Each held step keeps its delay, counted from now for the first and then from the one
-    # before; a step counted from the arrival is due now if that time has passed.
-    times = steps_due_times(
-        steps=[touch.cadence_step for touch in held],
-        previous_at=now,
-        intake_at=lead.received_at,
-        time_zone=lead.time_zone,
+    # The held steps keep their spacing in the plan, moved so that the first is due now: a
+    # pause delays what is left rather than sending it all at once on resuming.
+    steps = list(enrollment.cadence.steps.all())
+    planned = dict(
+        zip(
+            [step.pk for step in steps],
+            steps_due_times(
+                steps=steps,
+                previous_at=enrollment.started_at,
+                intake_at=lead.received_at,
+                time_zone=lead.time_zone,
+            ),
+            strict=True,
+        )
     )
-    for touch, due_at in zip(held, times, strict=True):
-        touch.status, touch.due_at = TouchStatus.SCHEDULED, due_at
+    zone = _zone(lead.time_zone)
+    times = [planned.get(touch.cadence_step_id, touch.due_at) for touch in held]
+    shift = now - min(times, default=now)
+    for touch, planned_at in zip(held, times, strict=True):
+        due_at = planned_at + shift
+        if touch.cadence_step.weekdays_only:
+            due_at = _on_a_weekday(due_at, zone)
+        touch.status, touch.due_at = TouchStatus.SCHEDULED, max(due_at, now)
         touch.status_note = f"Planned again when {_name_of(by)} resumed the cadence."
     Touch.objects.bulk_update(held, ["status", "due_at", "status_note"])
     enrollment.status, enrollment.stop_reason = EnrollmentStatus.ACTIVE, ""
-    enrollment.ends_at = max([enrollment.ends_at or now, *times])
+    enrollment.ends_at = max([enrollment.ends_at or now, *(touch.due_at for touch in held)])
     enrollment.save(update_fields=["status", "stop_reason", "ends_at", "updated_at"])
     return enrollment
 

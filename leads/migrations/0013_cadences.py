@@ -58,6 +58,21 @@ def default_cadence_create(apps, schema_editor):
         "over four days, until the lead is reached.",
         is_default=not Cadence.objects.filter(is_default=True).exists(),
     )
+    # Its first history row, as if a manager had added it: the admin's history starts here.
+    HistoricalCadence = apps.get_model("leads", "HistoricalCadence")
+    HistoricalCadence.objects.create(
+        id=cadence.id,
+        name=cadence.name,
+        description=cadence.description,
+        is_active=cadence.is_active,
+        is_default=cadence.is_default,
+        products=cadence.products,
+        created_at=cadence.created_at,
+        updated_at=cadence.updated_at,
+        history_date=cadence.created_at,
+        history_type="+",
+        history_change_reason="The default cadence, shipped with Leadline",
+    )
     CadenceStep.objects.bulk_create(
         CadenceStep(
             cadence=cadence,
@@ -68,7 +83,7 @@ def default_cadence_create(apps, schema_editor):
             subject_template=subject,
             body_template=body,
         )
-        for position, (channel, minutes, subject, body) in enumerate(SPEED_TO_LEAD_STEPS)
+        for position, (channel, minutes, subject, body) in enumerate(SPEED_TO_LEAD_STEPS, start=1)
     )
 
 
@@ -77,6 +92,7 @@ def default_cadence_delete(apps, schema_editor):
     cadence = Cadence.objects.filter(name=SPEED_TO_LEAD).first()
     if cadence is not None and not cadence.enrollments.exists():
         cadence.steps.all().delete()
+        apps.get_model("leads", "HistoricalCadence").objects.filter(id=cadence.id).delete()
         cadence.delete()
 
 
