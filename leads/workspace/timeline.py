@@ -103,7 +103,14 @@ def _touches(lead: Lead) -> list[Event]:
     for touch in touches:
         gate = " · ".join(_decision_text(d) for d in decisions.get(touch.pk, []))
         if touch.channel == Channel.CALL:
-            title = f"Callback for {touch.due_at:%b %-d %H:%M} UTC: {touch.get_status_display()}"
+            noun = (
+                "Callback"
+                if touch.created_by_id
+                else "Lead-to-call"
+                if touch.automated
+                else "Cadence call task"
+            )
+            title = f"{noun} for {touch.due_at:%b %-d %H:%M} UTC: {touch.get_status_display()}"
             detail = touch.body
         else:
             noun = "Text" if touch.channel == Channel.SMS else "Email"

@@ -626,7 +626,7 @@ def test_the_lead_page_shows_the_plan_in_the_leads_time_with_its_zone(
     assert "Nov 23, 19:05 UTC" in page
     assert "America/New_York" in page
     assert "Florida allows 3 calls a day." in page
-    assert "Automated lead-to-call" in page and "Call task for the lead" in page
+    assert "Lead-to-call" in page and "Call task" in page
     # A call task is no callback the lead asked for.
     assert "Move the callback" not in page
 
