@@ -162,20 +162,23 @@ def _touches_plan(lead: Lead, steps: list[CadenceStep], times: list[datetime.dat
     """Create each step's touch, due at its time, through the path its channel takes."""
     consents = _consent_channels(lead)
     context = context_for(lead=lead)
+    unsent: list[Touch] = []  # skipped steps and calls: no gate now, stored in one insert
     for step, due_at in zip(steps, times, strict=True):
         channel = TOUCH_CHANNEL[step.channel]
         limit = EMAIL_MAX if channel == Channel.EMAIL else SMS_MAX
         body = message_render(source=step.body_template, context=context, limit=limit)
         if (reason := _planning_skip_reason(step, lead, consents)) is not None:
-            Touch.objects.create(
-                lead=lead,
-                channel=channel,
-                automated=step.channel != StepChannel.CALL_TASK,
-                body=body,
-                due_at=due_at,
-                status=TouchStatus.SKIPPED,
-                status_note=reason,
-                cadence_step=step,
+            unsent.append(
+                Touch(
+                    lead=lead,
+                    channel=channel,
+                    automated=step.channel != StepChannel.CALL_TASK,
+                    body=body,
+                    due_at=due_at,
+                    status=TouchStatus.SKIPPED,
+                    status_note=reason,
+                    cadence_step=step,
+                )
             )
         elif step.channel in (StepChannel.SMS, StepChannel.EMAIL):
             subject = ""
@@ -195,14 +198,17 @@ def _touches_plan(lead: Lead, steps: list[CadenceStep], times: list[datetime.dat
                 cadence_step=step,
             )
         else:
-            Touch.objects.create(
-                lead=lead,
-                channel=Channel.CALL,
-                automated=step.channel == StepChannel.BRIDGE,
-                body=body or step.get_channel_display(),
-                due_at=due_at,
-                cadence_step=step,
+            unsent.append(
+                Touch(
+                    lead=lead,
+                    channel=Channel.CALL,
+                    automated=step.channel == StepChannel.BRIDGE,
+                    body=body or step.get_channel_display(),
+                    due_at=due_at,
+                    cadence_step=step,
+                )
             )
+    Touch.objects.bulk_create(unsent)
 
 
 @transaction.atomic

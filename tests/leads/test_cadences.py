@@ -2,18 +2,28 @@
 
 import datetime
 import logging
+import os
+import threading
+import time
+import uuid
 from decimal import Decimal
+from importlib import import_module
 from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from celery.contrib.testing.worker import start_worker
+from django.apps import apps
+from django.conf import settings
 from django.core import mail
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from compliance.inbound import sms_reply_receive
 from compliance.models import DncList, DncListKind, DncListStatus, SuppressionOrigin
 from compliance.suppressions import suppression_add, suppressions_import
 from crm import sms
+from crm.celery import app as celery_app
 from leads.cadences.engine import (
     cadence_for_lead,
     cadence_pause,
@@ -46,6 +56,7 @@ from leads.touches import due_touches_dispatch
 from leads.workspace.alerts import due_callbacks_alert
 from leads.workspace.calls import call_outcome_record, call_start
 from leads.workspace.queue import CALL_TASK_DUE
+from tests.conftest import require_service
 from tests.factories import ConsentRecordFactory, LeadFactory
 from tests.leads.test_api_intake import lead_payload, post
 
@@ -716,3 +727,92 @@ def test_a_steps_channel_without_an_address_is_skipped_at_planning(
     assert {(touch.status, touch.status_note) for touch in emails} == {
         (TouchStatus.SKIPPED, "Skipped: the lead gave no email address.")
     }
+
+
+# Real PostgreSQL locking, a real worker on Redis -------------------------------------------
+
+
+@pytest.fixture
+def speed_to_lead():
+    """The migration's cadence: a transactional test empties every table after it."""
+    import_module("leads.migrations.0013_cadences").default_cadence_create(apps, None)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pause_leaves_a_text_a_send_task_has_claimed_and_holds_the_rest(
+    speed_to_lead, rep, monkeypatch
+):
+    require_service(
+        "PostgreSQL", connection.vendor == "postgresql", "set DATABASE_URL to a PostgreSQL URL"
+    )
+    with time_machine.travel(MONDAY_2PM, tick=False):
+        lead = consented_lead(owner=rep)
+        monkeypatch.setattr("leads.tasks.send_touch.apply_async", lambda *a, **k: None)
+        cadence_start(lead=lead, at=timezone.now())  # its sends are queued, never run
+    text = Touch.objects.get(lead=lead, cadence_step__position=1)
+    assert text.status == TouchStatus.QUEUED
+    claimed, release = threading.Event(), threading.Event()
+
+    def send_task_claims_it():
+        # What touch_send does: claim the queued row, then mark it sending, in one transaction.
+        try:
+            with transaction.atomic():
+                Touch.objects.select_for_update().get(pk=text.pk, status=TouchStatus.QUEUED)
+                claimed.set()
+                release.wait(10)
+                Touch.objects.filter(pk=text.pk).update(status=TouchStatus.SENDING)
+        finally:
+            connections.close_all()
+
+    def pause():
+        try:
+            claimed.wait(10)
+            threading.Timer(0.5, release.set).start()  # the pause waits on the claimed row
+            cadence_pause(lead=Lead.objects.get(pk=lead.pk), by=rep)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=send_task_claims_it), threading.Thread(target=pause)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    text.refresh_from_db()
+    assert text.status == TouchStatus.SENDING
+    assert Touch.objects.filter(lead=lead, status=TouchStatus.HELD).count() == 7
+    assert CadenceEnrollment.objects.get(lead=lead).status == EnrollmentStatus.PAUSED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_texts_and_emails_a_posted_lead_at_once(speed_to_lead, client, source):
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL=redis://127.0.0.1:6379/0")
+    queue = f"test-cadences-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex}"
+    celery_app.conf.task_always_eager = False
+    celery_app.conf.task_default_queue = queue
+    mail.outbox = []
+    try:
+        with (
+            time_machine.travel(MONDAY_2PM),
+            start_worker(celery_app, perform_ping_check=False, queues=[queue]),
+        ):
+            consent = lead_payload()["consent"] | {
+                "captured_at": (timezone.now() - datetime.timedelta(minutes=2)).isoformat(),
+                "channels": ["call", "sms", "email"],
+            }
+            response = post(client, source, lead_payload(consent=consent))
+            lead = Lead.objects.get(pk=response.json()["id"])
+            deadline = time.monotonic() + 20
+            sent = Touch.objects.filter(lead=lead, status=TouchStatus.SENT)
+            while time.monotonic() < deadline and sent.count() < 2:
+                time.sleep(0.05)
+    finally:
+        celery_app.conf.task_default_queue = "celery"
+
+    assert plan_of(lead)[:3] == [
+        ("sms", TouchStatus.SENT),
+        ("email", TouchStatus.SENT),
+        ("call_task", TouchStatus.SCHEDULED),
+    ]
+    assert len(texts_to(lead)) == 1
+    assert [message.to for message in mail.outbox] == [[lead.email]]
