@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from crm.admin_paging import LargeTablePaginator
-from leads.cadences.engine import PENDING
+from leads.cadences.engine import PENDING, cadence_steps_remove
 from leads.cadences.templates import template_check
 from leads.models import (
     Cadence,
@@ -86,6 +86,7 @@ class CadenceStepInline(SortableStackedInline):
 class CadenceForm(forms.ModelForm):
     products = forms.CharField(
         required=False,
+        max_length=2000,
         help_text="Products whose leads follow this cadence, separated by commas; the "
         "product's cadence wins over the source's.",
     )
@@ -126,6 +127,17 @@ class CadenceForm(forms.ModelForm):
 class CadenceAdmin(SortableAdminBase, SimpleHistoryAdmin):
     form = CadenceForm
     inlines = (CadenceStepInline,)
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": ("name", "description", "is_active", "is_default", "products"),
+                "description": "Changes apply to leads enrolled from now on: leads following "
+                "the cadence keep the touches planned for them (a step removed cancels its "
+                "touches still to come).",
+            },
+        ),
+    )
     list_display = (
         "name",
         "is_active",
@@ -139,6 +151,16 @@ class CadenceAdmin(SortableAdminBase, SimpleHistoryAdmin):
     )
     list_filter = ("is_active", "is_default")
     search_fields = ("name",)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not CadenceStep:
+            return super().save_formset(request, form, formset, change)
+        # Steps are saved here so that removing one cancels its touches still to come.
+        steps = formset.save(commit=False)
+        cadence_steps_remove(steps=formset.deleted_objects)
+        for step in steps:
+            step.save()
+        formset.save_m2m()
 
     def get_queryset(self, request):
         counts = {

@@ -362,6 +362,20 @@ def cadence_resume(*, lead: Lead, by) -> CadenceEnrollment:
     return enrollment
 
 
+def cadence_steps_remove(*, steps: Iterable[CadenceStep]) -> int:
+    """Delete steps from their cadence; the touches still to come for them are cancelled
+    first (a touch whose step is gone would read as a rep's own). Return how many."""
+    steps = [step for step in steps if step.pk is not None]
+    with transaction.atomic():
+        cancelled = Touch.objects.filter(cadence_step__in=steps, status__in=PENDING).update(
+            status=TouchStatus.CANCELLED,
+            status_note="Cancelled: its step was removed from the cadence.",
+        )
+        for step in steps:
+            step.delete()
+    return cancelled
+
+
 def cadences_finish(*, now: datetime.datetime | None = None) -> int:
     """The clock: finish active enrollments whose last step's time has passed and that
     have nothing left to do; return how many."""

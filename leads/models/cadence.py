@@ -88,7 +88,7 @@ class CadenceStep(models.Model):
         ordering = ["position", "id"]
 
     def __str__(self):
-        return f"{self.cadence} #{self.position + 1}: {self.get_channel_display()}"
+        return f"{self.cadence} #{self.position}: {self.get_channel_display()}"
 
 
 class EnrollmentStatus(models.TextChoices):

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 
 from crm.roles import MANAGER
 from leads.cadences.engine import cadence_pause, cadence_start
-from leads.models import Cadence, CadenceEnrollment, EnrollmentStatus
+from leads.models import Cadence, CadenceEnrollment, EnrollmentStatus, Touch, TouchStatus
 from tests.factories import ConsentRecordFactory, LeadFactory
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +182,36 @@ def test_the_step_time_is_shown_to_managers_in_the_leads_zone(manager_client, re
     body = manager_client.get("/admin/leads/cadenceenrollment/").content.decode()
 
     assert "HST)" in body
+
+
+def test_removing_a_step_cancels_its_touches_still_to_come(manager_client, rep):
+    cadence = Cadence.objects.get(is_default=True)
+    lead = LeadFactory(owner=rep)
+    ConsentRecordFactory(lead=lead)
+    cadence_start(lead=lead, at=lead.received_at)
+    steps = list(cadence.steps.all())
+    last = steps[-1]
+    data = cadence_form(name=cadence.name, products="")
+    data |= {"is_default": "on", "steps-TOTAL_FORMS": str(len(steps))}
+    data["steps-INITIAL_FORMS"] = str(len(steps))
+    for index, step in enumerate(steps):
+        data |= {
+            f"steps-{index}-id": str(step.pk),
+            f"steps-{index}-cadence": str(cadence.pk),
+            f"steps-{index}-channel": step.channel,
+            f"steps-{index}-delay_minutes": str(step.delay_minutes),
+            f"steps-{index}-delay_from": step.delay_from,
+            f"steps-{index}-subject_template": step.subject_template,
+            f"steps-{index}-body_template": step.body_template,
+            f"steps-{index}-position": str(step.position),
+        }
+    data[f"steps-{len(steps) - 1}-DELETE"] = "on"
+
+    response = manager_client.post(f"/admin/leads/cadence/{cadence.pk}/change/", data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert not cadence.steps.filter(pk=last.pk).exists()
+    assert cadence.steps.count() == 7
+    (orphan,) = Touch.objects.filter(lead=lead, cadence_step__isnull=True)
+    assert orphan.status == TouchStatus.CANCELLED
+    assert "removed from the cadence" in orphan.status_note
