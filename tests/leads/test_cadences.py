@@ -816,3 +816,30 @@ def test_a_real_worker_texts_and_emails_a_posted_lead_at_once(speed_to_lead, cli
     ]
     assert len(texts_to(lead)) == 1
     assert [message.to for message in mail.outbox] == [[lead.email]]
+
+
+def test_a_paused_cadence_stops_too_and_its_held_touches_are_cancelled(
+    rep, monday_2pm, django_capture_on_commit_callbacks
+):
+    lead = consented_lead(owner=rep)
+    enrolled(lead, django_capture_on_commit_callbacks)
+    cadence_pause(lead=lead, by=rep)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sms_reply_receive(from_phone=str(lead.phone), body="stop")
+
+    enrollment = CadenceEnrollment.objects.get(lead=lead)
+    assert enrollment.status == EnrollmentStatus.STOPPED
+    assert not Touch.objects.filter(lead=lead, status=TouchStatus.HELD).exists()
+    with pytest.raises(ValueError, match="The cadence is stopped"):
+        cadence_resume(lead=lead, by=rep)
+
+
+def test_no_cadence_for_a_closed_lead_nor_when_none_is_active(
+    monday_2pm, django_capture_on_commit_callbacks
+):
+    closed = consented_lead(status="lost")
+    assert enrolled(closed, django_capture_on_commit_callbacks) is None
+    Cadence.objects.update(is_active=False)
+    assert enrolled(consented_lead(), django_capture_on_commit_callbacks) is None
+    assert not Touch.objects.exists()
