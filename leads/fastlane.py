@@ -1,10 +1,10 @@
 """The fast lane: what becomes of a new lead in the second after intake stored it.
 
 Each lead is processed on its own, in one transaction that writes its first history rows,
-scores it, marks it processed (`Lead.processed_at`) and routes it to a rep
-(leads.workspace.routing) and enrols it in its cadence (leads.cadences), whose first
-texts and emails go out as soon as that transaction commits, when the gate allows. A lead claimed by
-another worker, or processed already, is skipped, so a lead handed off twice is processed
+scores it, marks it processed (`Lead.processed_at`), routes it to a rep
+(leads.workspace.routing) and enrols it in its cadence (leads.cadences), whose first texts
+and emails go out as soon as that transaction commits, when the gate allows. A lead claimed
+by another worker, or processed already, is skipped, so a lead handed off twice is processed
 once. A lead that fails is counted; the clock's sweep tries it again until it has failed
 FAST_LANE_MAX_FAILURES times, then leaves it to a person (the admin's "fast lane: failed"
 filter). One bad lead never holds back the others.
