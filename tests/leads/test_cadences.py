@@ -843,3 +843,27 @@ def test_no_cadence_for_a_closed_lead_nor_when_none_is_active(
     Cadence.objects.update(is_active=False)
     assert enrolled(consented_lead(), django_capture_on_commit_callbacks) is None
     assert not Touch.objects.exists()
+
+
+def test_a_reply_whose_stop_was_lost_still_keeps_the_next_text_from_going(
+    monday_2pm, django_capture_on_commit_callbacks, monkeypatch
+):
+    cadence_of({"channel": "sms", "delay_minutes": 60}, products=["later"])
+    lead = consented_lead(product="later")
+    enrolled(lead, django_capture_on_commit_callbacks)
+    # Redis away: the stop queued by name never runs, the reply is logged all the same.
+    monkeypatch.setattr("leads.tasks.stop_cadence.apply_async", lambda *a, **k: None)
+    with django_capture_on_commit_callbacks(execute=True):
+        sms_reply_receive(from_phone=str(lead.phone), body="Who is this?")
+    assert CadenceEnrollment.objects.get(lead=lead).status == EnrollmentStatus.ACTIVE
+
+    monday_2pm.shift(datetime.timedelta(minutes=61))
+    with django_capture_on_commit_callbacks(execute=True):
+        due_touches_dispatch()
+
+    touch = Touch.objects.get(lead=lead, cadence_step__isnull=False)
+    assert (touch.status, touch.status_note) == (
+        TouchStatus.SKIPPED,
+        "Skipped: the lead replied by text.",
+    )
+    assert texts_to(lead) == []
