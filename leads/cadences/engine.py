@@ -30,7 +30,14 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from compliance.models import ConsentRecord
-from leads.cadences.templates import EMAIL_MAX, SMS_MAX, SUBJECT_MAX, context_for, message_render
+from leads.cadences.templates import (
+    EMAIL_MAX,
+    SMS_MAX,
+    SUBJECT_MAX,
+    context_for,
+    fallback_message,
+    message_render,
+)
 from leads.choices import Channel
 from leads.models import (
     Cadence,
@@ -158,6 +165,22 @@ def _planning_skip_reason(step: CadenceStep, lead: Lead, consents: set[str]) -> 
     return None
 
 
+def _messages(step: CadenceStep, context: dict) -> tuple[str, str]:
+    """The step's subject (emails only) and body, rendered for one lead."""
+    channel = TOUCH_CHANNEL[step.channel]
+    limit = EMAIL_MAX if channel == Channel.EMAIL else SMS_MAX
+    body = message_render(source=step.body_template, context=context, limit=limit)
+    subject = ""
+    if channel == Channel.EMAIL:
+        subject = message_render(
+            source=step.subject_template or "{{ business.name }}",
+            context=context,
+            kind="subject",
+            limit=SUBJECT_MAX,
+        )
+    return subject, body
+
+
 def _touches_plan(lead: Lead, steps: list[CadenceStep], times: list[datetime.datetime]) -> None:
     """Create each step's touch, due at its time, through the path its channel takes."""
     consents = _consent_channels(lead)
@@ -165,8 +188,7 @@ def _touches_plan(lead: Lead, steps: list[CadenceStep], times: list[datetime.dat
     unsent: list[Touch] = []  # skipped steps and calls: no gate now, stored in one insert
     for step, due_at in zip(steps, times, strict=True):
         channel = TOUCH_CHANNEL[step.channel]
-        limit = EMAIL_MAX if channel == Channel.EMAIL else SMS_MAX
-        body = message_render(source=step.body_template, context=context, limit=limit)
+        subject, body = _messages(step, context)
         if (reason := _planning_skip_reason(step, lead, consents)) is not None:
             unsent.append(
                 Touch(
@@ -181,18 +203,10 @@ def _touches_plan(lead: Lead, steps: list[CadenceStep], times: list[datetime.dat
                 )
             )
         elif step.channel in (StepChannel.SMS, StepChannel.EMAIL):
-            subject = ""
-            if channel == Channel.EMAIL:
-                subject = message_render(
-                    source=step.subject_template or "{{ business.name }}",
-                    context=context,
-                    kind="subject",
-                    limit=SUBJECT_MAX,
-                )
             touch_schedule(
                 lead=lead,
                 channel=channel,
-                body=body or message_render(source=" ", context=context),
+                body=body or fallback_message(kind="body"),
                 subject=subject,
                 due_at=due_at,
                 cadence_step=step,
@@ -237,6 +251,25 @@ def cadence_start(*, lead: Lead, at: datetime.datetime) -> CadenceEnrollment | N
     )
     _touches_plan(lead, steps, times)
     return enrollment
+
+
+def cadence_messages_render(*, lead: Lead) -> int:
+    """Write the lead's cadence messages still to come anew, for its rep of now; return how
+    many. Called when the lead changes hands, so a text names the rep who will call back."""
+    waiting = list(
+        _cadence_touches([lead.pk])
+        .filter(status__in=(TouchStatus.SCHEDULED, TouchStatus.HELD))
+        .exclude(channel=Channel.CALL)
+        .select_related("cadence_step")
+    )
+    if not waiting:
+        return 0
+    context = context_for(lead=lead)
+    for touch in waiting:
+        touch.subject, touch.body = _messages(touch.cadence_step, context)
+        touch.body = touch.body or fallback_message(kind="body")
+    Touch.objects.bulk_update(waiting, ["subject", "body"])
+    return len(waiting)
 
 
 def _cadence_touches(lead_ids) -> QuerySet:

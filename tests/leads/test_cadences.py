@@ -867,3 +867,21 @@ def test_a_reply_whose_stop_was_lost_still_keeps_the_next_text_from_going(
         "Skipped: the lead replied by text.",
     )
     assert texts_to(lead) == []
+
+
+def test_the_messages_still_to_come_name_the_rep_the_lead_is_given_to(
+    rep, monday_2pm, django_capture_on_commit_callbacks
+):
+    from leads.workspace.routing import lead_assign
+
+    lead = consented_lead()  # waits in the pool: no rep yet
+    enrolled(lead, django_capture_on_commit_callbacks)
+    later = Touch.objects.get(lead=lead, cadence_step__position=7)
+    sent = Touch.objects.get(lead=lead, cadence_step__position=1)
+    assert "Riley" not in later.body
+
+    lead_assign(lead=lead, rep_user=rep, reason="manager")
+
+    later.refresh_from_db()
+    assert later.body.startswith(f"Hi {lead.first_name}, Riley from {BUSINESS} again.")
+    assert Touch.objects.get(pk=sent.pk).body == sent.body  # what was sent stays as sent
