@@ -29,6 +29,7 @@ from leads.models.attempt import Direction
 from leads.normalize import InvalidField, normalize_phone
 
 RESCORE_TASK = "leads.tasks.rescore_lead"
+CADENCE_STOP_TASK = "leads.tasks.stop_cadence"
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +78,16 @@ def sms_reply_receive(*, from_phone: str, body: str, received_at=None) -> Intent
             lambda: current_app.signature(RESCORE_TASK, args=[lead_id]).delay(), robust=True
         )
     intent = classify(body)
+    if intent == Intent.OTHER and lead is not None:
+        # A person answered: their cadence stops and a rep takes it from here (an opt-out
+        # stops it too, through the suppression it records).
+        lead_id = lead.pk
+        transaction.on_commit(
+            lambda: current_app.signature(
+                CADENCE_STOP_TASK, args=[lead_id, "The lead replied by text."]
+            ).delay(),
+            robust=True,
+        )
     if intent == Intent.OPT_OUT:
         _opt_out(phone=phone, body=body, lead=lead, received_at=received_at)
     elif intent == Intent.HELP:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from celery import current_app
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Q
@@ -31,6 +32,9 @@ from leads.normalize import InvalidField, normalize_email, normalize_phone
 IMPORT_BATCH_ROWS = 2000  # addresses checked and stored per transaction
 BAD_LINES_KEPT = 100  # the first bad lines a manager sees; the rest are only counted
 UPLOAD_DIR = "suppressions"
+# Queued by name (compliance calls no later stage of leads): an opt-out stops the cadences
+# of the leads it covers.
+CADENCES_STOP_TASK = "leads.tasks.stop_cadences_for_addresses"
 # Queued by name: the jobs module calls this one, not the reverse.
 SUPPRESSIONS_IMPORT_JOB = "compliance.jobs.run_suppressions_import"
 SUPPRESSIONS_IMPORT_TIMEOUT_SECONDS = 3 * 3600
@@ -143,7 +147,19 @@ def suppression_add(
         means=means,
         reason=f"Opt-out: {suppression.get_origin_display()}",
     )
+    _cadences_stop_queue(phones=[str(phone)], emails=[email], reason="The lead opted out.")
     return suppression
+
+
+def _cadences_stop_queue(*, phones: list[str], emails: list[str], reason: str) -> None:
+    """Have the leads' cadences stopped once this transaction commits."""
+    phones, emails = [p for p in phones if p], [e for e in emails if e]
+    if not phones and not emails:
+        return
+    transaction.on_commit(
+        lambda: current_app.signature(CADENCES_STOP_TASK, args=[phones, emails, reason]).delay(),
+        robust=True,
+    )
 
 
 @transaction.atomic
@@ -389,6 +405,11 @@ def _suppressions_store(
             at=received_at,
             means=REVOCATION_MEANS.get(origin, RevocationMeans.WEB),
             reason=f"Opt-out: {SuppressionOrigin(origin).label}",
+        )
+        _cadences_stop_queue(
+            phones=[a.value for a in new.values() if a.kind == "phone"],
+            emails=[a.value for a in new.values() if a.kind == "email"],
+            reason="The lead opted out (a list of opt-outs was imported).",
         )
         outcome.imported += len(new)
 

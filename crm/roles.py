@@ -33,6 +33,9 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("leads", "leadnote"): ("view", "add"),
         ("leads", "alert"): ("view",),
         ("leads", "scoringfactor"): ("view", "add", "change"),
+        ("leads", "cadence"): ("view", "add", "change"),
+        ("leads", "cadencestep"): ("view", "add", "change", "delete"),
+        ("leads", "cadenceenrollment"): ("view",),
         ("auth", "user"): ("view", "add", "change"),
         ("django_celery_beat", "periodictask"): ("view", "add", "change", "delete"),
         # Locked-out sign-ins: deleting an attempt unlocks it.

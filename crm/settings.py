@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_rq",
     "django_htmx",
+    "adminsortable2",
     "axes",
     "rest_framework",
     "drf_spectacular",
@@ -267,11 +268,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_TICK_SECONDS),
         "options": {"expires": CLOCK_TICK_SECONDS * 2},
     },
-    # Due lead-to-call bridges: the gate asked again, then the rep rung (leads.cadences.voice).
+    # Due lead-to-call bridges: the gate asked again, then the rep rung (leads.voice.bridge).
     "dispatch-due-bridges": {
         "task": "leads.tasks.dispatch_due_bridges",
         "schedule": float(CLOCK_TICK_SECONDS),
         "options": {"expires": CLOCK_TICK_SECONDS * 2},
+    },
+    # Cadences whose last step has passed with nothing left to do (leads.cadences).
+    "finish-cadences": {
+        "task": "leads.tasks.finish_cadences",
+        "schedule": float(CLOCK_TICK_SECONDS) * 6,
+        "options": {"expires": CLOCK_TICK_SECONDS * 6},
     },
     # Leads the fast lane missed (Redis away, a process killed) or failed on.
     "sweep-unprocessed-leads": {
@@ -340,6 +347,8 @@ BUSINESS_NAME = os.environ.get("BUSINESS_NAME", SELLER_NAMES[0] if SELLER_NAMES 
 BUSINESS_POSTAL_ADDRESS = os.environ.get(
     "BUSINESS_POSTAL_ADDRESS", "100 Biscayne Blvd, Miami, FL 33132" if DEBUG else ""
 )
+# How cadence messages give the business's number ({{ business.phone }}).
+BUSINESS_PHONE = os.environ.get("BUSINESS_PHONE", "(305) 555-0100" if DEBUG else "")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
 UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO", "")
 # Marketing calls and texts to one number per rolling 24 hours where no state sets a cap.
@@ -352,7 +361,7 @@ TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
 
-# The lead-to-call bridge (leads.cadences.voice): rings a rep, then dials the lead once the
+# The lead-to-call bridge (leads.voice.bridge): rings a rep, then dials the lead once the
 # rep pressed 1. The console backend logs calls; crm.telephony.TwilioVoiceBackend places them.
 VOICE_BACKEND = os.environ.get("VOICE_BACKEND", "crm.telephony.ConsoleVoiceBackend")
 # Empty: Twilio's own API. Tests point the client at a local fake.

@@ -13,5 +13,5 @@ urlpatterns = [
     path("", include("leads.urls")),
     path("", include("compliance.urls")),
     path("", include("compliance.webhook_urls")),
-    path("webhooks/voice/", include("leads.cadences.voice_urls")),
+    path("webhooks/voice/", include("leads.voice.urls")),
 ]

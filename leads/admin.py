@@ -14,6 +14,7 @@ from crm.roles import grantable_groups, user_is_manageable_by
 from leads import admin_imports, admin_scoring  # noqa: F401 (registers their admins)
 from leads.admin_forms import LeadAddForm, LeadReassignForm
 from leads.admin_workspace import ConversionInline, LeadNoteInline
+from leads.cadences import admin as cadence_admin  # noqa: F401 (registers its admins)
 from leads.fastlane import leads_fast_lane_retry
 from leads.intake.service import leads_store
 from leads.models import (
@@ -72,6 +73,7 @@ class LeadSourceAdmin(SimpleHistoryAdmin):
         ("Returns", {"fields": ("return_window_days", "allowed_return_reasons")}),
         ("What this source may send", {"fields": ("accepted_states", "accepted_products")}),
         ("Caps", {"fields": ("daily_cap",)}),
+        ("Follow-up", {"fields": ("cadence",)}),
         ("Feedback", {"fields": ("feedback_webhook_url", "webhook_signing_secret")}),
         (
             "API key",

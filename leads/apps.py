@@ -16,4 +16,4 @@ class LeadsConfig(AppConfig):
             sources,  # noqa: F401 (connects the source cache's signal handlers)
             tasks,  # noqa: F401 (registers the tasks intake queues by name)
         )
-        from leads.cadences import checks  # noqa: F401 (registers the voice checks)
+        from leads.voice import checks  # noqa: F401 (registers the voice checks)

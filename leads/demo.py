@@ -188,6 +188,7 @@ class DemoSummary:
     suppressions_created: int = 0
     attempts_created: int = 0
     touches_created: int = 0
+    enrollments_created: int = 0
 
 
 @dataclass
@@ -588,6 +589,7 @@ def demo_data_load(*, lead_count: int = 2000, seed: int = 20261122) -> DemoSumma
     leads = [plan.lead for plan in plans]
     summary.touches_created = _welcome_texts_plan(leads, rng, now)
     summary.touches_created += _callbacks_plan(leads, rng, now)
+    summary.enrollments_created = _cadences_start(leads)
     summary.leads_created = len(leads)
     summary.consents_created = len(consents)
     summary.suppressions_created = len(suppressions)
@@ -609,6 +611,17 @@ def _callbacks_plan(leads: list[Lead], rng: random.Random, now) -> int:
             note="Asked to be called back later today.",
         )
     return len(chosen)
+
+
+def _cadences_start(leads: list[Lead]) -> int:
+    """Enrol some of the reps' newest leads in their cadence, planned from when each
+    arrived, as the fast lane would have: the steps already due are sent now (or wait for
+    the lead's hours), the later ones wait for their time."""
+    from leads.cadences.engine import cadence_start  # imports the gate
+
+    owned = [lead for lead in leads if lead.owner_id and lead.status == LeadStatus.NEW]
+    chosen = sorted(owned[30:], key=lambda lead: lead.received_at, reverse=True)[:40]
+    return sum(cadence_start(lead=lead, at=lead.received_at) is not None for lead in chosen)
 
 
 def _welcome_texts_plan(leads: list[Lead], rng: random.Random, now) -> int:

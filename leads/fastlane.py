@@ -1,9 +1,10 @@
 """The fast lane: what becomes of a new lead in the second after intake stored it.
 
 Each lead is processed on its own, in one transaction that writes its first history rows,
-scores it, marks it processed (`Lead.processed_at`) and routes it to a rep
-(leads.workspace.routing); the cadences will join that transaction. A lead claimed by
-another worker, or processed already, is skipped, so a lead handed off twice is processed
+scores it, marks it processed (`Lead.processed_at`), routes it to a rep
+(leads.workspace.routing) and enrols it in its cadence (leads.cadences), whose first texts
+and emails go out as soon as that transaction commits, when the gate allows. A lead claimed
+by another worker, or processed already, is skipped, so a lead handed off twice is processed
 once. A lead that fails is counted; the clock's sweep tries it again until it has failed
 FAST_LANE_MAX_FAILURES times, then leaves it to a person (the admin's "fast lane: failed"
 filter). One bad lead never holds back the others.
@@ -20,6 +21,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from compliance.models import ConsentRecord
+from leads.cadences.engine import cadence_start
 from leads.models import Lead
 from leads.scoring import lead_score
 from leads.workspace.queue import leads_queue_refresh
@@ -77,6 +79,8 @@ def lead_process(*, lead_id: int) -> bool:
         lead._change_reason = SCORED
         lead.save(update_fields=["score", "score_factors", "processed_at", "updated_at"])
         lead_route(lead=lead, at=lead.processed_at)
+        # Its first texts and emails are queued to send when this transaction commits.
+        cadence_start(lead=lead, at=lead.processed_at)
         leads_queue_refresh(leads=[lead], at=lead.processed_at)
         sla_clock_start(lead=lead, sla_minutes=lead.source.sla_minutes)
     return True

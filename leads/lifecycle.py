@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from leads.cadences.engine import cadence_stop
 from leads.models import (
     ContactAttempt,
     Conversion,
@@ -26,6 +27,23 @@ _OPEN_RANK = {
     LeadStatus.WORKING: 1,
     LeadStatus.CONTACTED: 2,
     LeadStatus.APPOINTMENT: 3,
+}
+# Statuses at which a lead's cadence stops: it has been reached, or is closed.
+CADENCE_STOPS_AT = frozenset(
+    {
+        LeadStatus.CONTACTED,
+        LeadStatus.APPOINTMENT,
+        LeadStatus.WON,
+        LeadStatus.LOST,
+        LeadStatus.RETURNED,
+        LeadStatus.INVALID,
+        LeadStatus.DO_NOT_CONTACT,
+    }
+)
+CADENCE_STOP_OF_CONVERSION = {
+    ConversionKind.CONTACTED: "The lead was contacted.",
+    ConversionKind.APPOINTMENT: "An appointment was set.",
+    ConversionKind.SALE: "A sale was recorded.",
 }
 STATUS_OF_CONVERSION = {
     ConversionKind.CONTACTED: LeadStatus.CONTACTED,
@@ -63,6 +81,8 @@ def status_advance(*, lead: Lead, target: str) -> bool:
         return False
     lead.status = new
     lead.save(update_fields=["status", "updated_at"])
+    if new in CADENCE_STOPS_AT:
+        cadence_stop(lead=lead, reason=f"The lead is {lead.get_status_display().lower()}.")
     return True
 
 
@@ -108,6 +128,7 @@ def conversion_record(
         first_contact_at=occurred_at
     ):
         lead.first_contact_at = occurred_at
+    cadence_stop(lead=lead, reason=CADENCE_STOP_OF_CONVERSION[kind])
     status_advance(lead=lead, target=STATUS_OF_CONVERSION[kind])
     return conversion
 

@@ -4,18 +4,19 @@ from celery import shared_task
 from django.db import OperationalError, transaction
 
 from crm.sms import SmsTemporaryError
-from leads.cadences.voice import (
-    BridgeTemporaryError,
-    bridge_call_place,
-    bridge_touches_dispatch,
-    stale_bridges_settle,
-)
+from leads.cadences.engine import cadence_stop, cadences_finish, cadences_stop_for_addresses
 from leads.fastlane import leads_process, unprocessed_leads_process
 from leads.intake.handoff import new_leads_take
 from leads.models import Lead
 from leads.models.lead import OPEN_STATUSES
 from leads.scoring import lead_rescore
 from leads.touches import due_touches_dispatch, touch_send
+from leads.voice.bridge import (
+    BridgeTemporaryError,
+    bridge_call_place,
+    bridge_touches_dispatch,
+    stale_bridges_settle,
+)
 from leads.workspace.alerts import due_callbacks_alert
 from leads.workspace.queue import leads_queue_refresh, stale_windows_refresh
 from leads.workspace.routing import pool_leads_route
@@ -122,3 +123,23 @@ def dispatch_due_bridges() -> None:
     those whose Twilio callbacks never came."""
     bridge_touches_dispatch()
     stale_bridges_settle()
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5, acks_late=True)
+def stop_cadence(lead_id: int, reason: str) -> None:
+    """Stop a lead's cadence after it replied (queued by name by compliance)."""
+    lead = Lead.objects.filter(pk=lead_id).first()
+    if lead is not None:
+        cadence_stop(lead=lead, reason=reason)
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5, acks_late=True)
+def stop_cadences_for_addresses(phones: list[str], emails: list[str], reason: str) -> None:
+    """Stop the cadences an opt-out covers (queued by name by compliance)."""
+    cadences_stop_for_addresses(phones=phones, emails=emails, reason=reason)
+
+
+@shared_task(ignore_result=True)
+def finish_cadences() -> None:
+    """The clock: mark finished the cadences with nothing left to do."""
+    cadences_finish()

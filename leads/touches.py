@@ -22,6 +22,7 @@ from compliance.gate import Decision, contact_check
 from compliance.models import DecisionStage, Purpose
 from compliance.unsubscribe import list_unsubscribe_headers, marketing_email_footer
 from crm.sms import SmsError, SmsTemporaryError, send_sms
+from leads.cadence_conditions import cadence_skip_reason
 from leads.choices import Channel
 from leads.models import SENT_CHANNELS, ContactAttempt, Direction, Lead, Touch, TouchStatus
 
@@ -52,6 +53,7 @@ def touch_schedule(
     automated: bool = True,
     due_at: datetime.datetime | None = None,
     created_by=None,
+    cadence_step=None,
 ) -> Touch:
     """Plan a text or email to a lead; the gate decides now whether and when it may go.
 
@@ -70,6 +72,7 @@ def touch_schedule(
         body=body,
         due_at=max(due_at or now, now),
         created_by=created_by,
+        cadence_step=cadence_step,
     )
     decision, _ = contact_check(
         lead=lead,
@@ -135,7 +138,7 @@ def due_touches_dispatch(*, now: datetime.datetime | None = None) -> int:
             Touch.objects.select_for_update(skip_locked=True)
             .filter(
                 status=TouchStatus.QUEUED,
-                channel__in=SENT_CHANNELS,  # a queued call is a bridge: leads.cadences.voice
+                channel__in=SENT_CHANNELS,  # a queued call is a bridge: leads.voice.bridge
                 queued_at__lte=now - REQUEUE_AFTER,
             )
             .order_by("queued_at")[:DISPATCH_BATCH]
@@ -159,6 +162,10 @@ def touch_send(*, touch_id: int) -> Touch | None:
         )
         if touch is None:
             return None
+        if (skip := cadence_skip_reason(touch=touch)) is not None:
+            touch.status, touch.status_note = TouchStatus.SKIPPED, skip
+            touch.save(update_fields=["status", "status_note"])
+            return touch
         decision, record = contact_check(
             lead=touch.lead,
             channel=touch.channel,

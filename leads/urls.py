@@ -22,6 +22,11 @@ urlpatterns = [
     ),
     path("leads/<int:lead_id>/call/", views.lead_call_start, name="lead_call_start"),
     path(
+        "leads/<int:lead_id>/cadence/<slug:action>/",
+        views.lead_cadence_action,
+        name="lead_cadence_action",
+    ),
+    path(
         "leads/<int:lead_id>/call/<int:attempt_id>/outcome/",
         views.lead_call_outcome,
         name="lead_call_outcome",

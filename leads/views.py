@@ -5,6 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from compliance.gate import decide_many
 from compliance.suppressions import STOP_REQUESTS, stop_request_record
+from leads.cadences.engine import CadenceError, cadence_pause, cadence_plan, cadence_resume
 from leads.choices import Channel
 from leads.models import ContactAttempt, Disposition, TouchStatus
 from leads.scoring import score_breakdown
@@ -27,7 +29,12 @@ from leads.workspace.calls import (
     do_not_contact_mark,
     note_add,
 )
-from leads.workspace.queue import lead_claim_next, next_callable_at, queue_rows
+from leads.workspace.queue import (
+    lead_claim_next,
+    leads_queue_refresh,
+    next_callable_at,
+    queue_rows,
+)
 from leads.workspace.timeline import lead_timeline
 
 
@@ -100,6 +107,7 @@ def lead_detail(request, lead_id: int):
     (call,) = decide_many([(lead, Channel.CALL, now)], automated=False)
     text, email = decide_many([(lead, Channel.SMS, now), (lead, Channel.EMAIL, now)])
     zone = _zone_of(lead, request.user)
+    enrollment, cadence_touches = cadence_plan(lead=lead)
     context = {
         "lead": lead,
         "score_breakdown": score_breakdown(lead=lead),
@@ -111,7 +119,11 @@ def lead_detail(request, lead_id: int):
         "consents": lead.consents.all(),
         "timeline": lead_timeline(lead=lead),
         "conversions": lead.conversions.all(),
-        "callback": lead.touches.filter(channel=Channel.CALL, status=TouchStatus.SCHEDULED).first(),
+        "callback": lead.touches.filter(
+            channel=Channel.CALL, status=TouchStatus.SCHEDULED, created_by__isnull=False
+        ).first(),
+        "enrollment": enrollment,
+        "cadence_touches": cadence_touches,
         "text_form": TextForm(),
         "email_form": EmailForm(),
         "outcome_form": OutcomeForm(zone=zone),
@@ -328,4 +340,27 @@ def lead_stop_request(request, lead_id: int, kind: str):
         messages.error(request, f"This lead has no {field_name} to opt out.")
         return redirect("lead_detail", lead_id=lead.pk)
     messages.success(request, "Recorded: no more marketing to this lead on any channel.")
+    return redirect("lead_detail", lead_id=lead.pk)
+
+
+CADENCE_ACTIONS = {"pause": (cadence_pause, "paused"), "resume": (cadence_resume, "resumed")}
+
+
+@login_required
+@require_POST
+def lead_cadence_action(request, lead_id: int, action: str):
+    """Pause the lead's cadence, or resume it with its remaining steps planned from now."""
+    lead = lead_for_rep_or_404(rep=request.user, lead_id=lead_id)
+    if action not in CADENCE_ACTIONS:
+        raise Http404("Unknown cadence action.")
+    act, done = CADENCE_ACTIONS[action]
+    try:
+        with transaction.atomic():
+            act(lead=lead, by=request.user)
+            # Its held or replanned call tasks change where the lead stands in the queue.
+            leads_queue_refresh(leads=[lead])
+    except CadenceError as error:
+        messages.error(request, f"Follow-up: {error}")
+    else:
+        messages.success(request, f"Follow-up {done}.")
     return redirect("lead_detail", lead_id=lead.pk)

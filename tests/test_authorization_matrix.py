@@ -23,7 +23,14 @@ from django.utils import timezone
 
 from compliance.models import ContactDecision, DncList
 from crm.roles import REP
-from leads.models import Conversion, ImportRun, ScoringFactor, Touch
+from leads.models import (
+    Cadence,
+    CadenceEnrollment,
+    Conversion,
+    ImportRun,
+    ScoringFactor,
+    Touch,
+)
 from tests.factories import (
     ConsentRecordFactory,
     ContactAttemptFactory,
@@ -106,6 +113,7 @@ RULES = (
     (r"api/v1/(schema|docs)/", "public"),
     (r"api/v1/leads/", "vendor_api"),
     (r"leads/<int:lead_id>/call/<int:attempt_id>/outcome/", "own_call"),
+    (r"leads/<int:lead_id>/cadence/<slug:action>/", "own_lead"),  # pause, resume
     (r"leads/<int:lead_id>/", "own_lead"),
     (r"(leads/|leads/next/|leads/alerts/seen/)?$", "rep_page"),
     (r"(healthz|login/|logout/|u/<str:token>/)$", "public"),
@@ -122,6 +130,8 @@ MANAGER_FORBIDDEN = (
     (r"admin/(leads/touch|compliance/contactdecision)/add/", "only the app makes these"),
     (r"admin/django_rq/dashboard/(add/|<path:object_id>/delete/)", "the RQ dashboard is no record"),
     (r"admin/leads/scoringfactor/<path:object_id>/delete/", "the scoring rules' factors stay"),
+    (r"admin/leads/cadenceenrollment/(add/|<path:object_id>/delete/)", "the engine keeps these"),
+    (r"admin/leads/cadence/<path:object_id>/delete/", "a cadence leads followed stays"),
     (
         r"admin/(compliance/\w+|leads/(contactattempt|touch|importrun|conversion)|auth/user"
         r"|axes/accessfailurelog)/<path:object_id>/delete/",
@@ -248,6 +258,10 @@ class World:
             "compliance.suppression": SuppressionFactory(lead=self.lead),
             "compliance.dnclist": DncList.objects.create(kind="national", list_date=now.date()),
             "django_rq.dashboard": SimpleNamespace(pk=1),  # django-rq's model has no table
+            "leads.cadence": Cadence.objects.get(is_default=True),
+            "leads.cadenceenrollment": CadenceEnrollment.objects.create(
+                lead=self.lead, cadence=Cadence.objects.get(is_default=True), started_at=now
+            ),
             "compliance.contactdecision": ContactDecision.objects.create(
                 lead=self.lead,
                 channel="call",
@@ -261,6 +275,7 @@ class World:
             "lead_id": self.lead.pk,
             "attempt_id": self.attempt.pk,
             "kind": "verbal",
+            "action": "pause",
             "channel": "sms",
             "token": "notavalidtoken",
             "app_label": "leads",

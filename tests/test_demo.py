@@ -13,7 +13,17 @@ from compliance.hours import hours_check
 from compliance.models import ConsentRecord, ContactDecision, Suppression
 from compliance.rules import HOURS_CHANNELS, attempt_caps_for
 from leads.demo import DEMO_PASSWORD
-from leads.models import ContactAttempt, Direction, Lead, LeadSource, RepProfile, Touch, TouchStatus
+from leads.models import (
+    CadenceEnrollment,
+    ContactAttempt,
+    Direction,
+    EnrollmentStatus,
+    Lead,
+    LeadSource,
+    RepProfile,
+    Touch,
+    TouchStatus,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -73,12 +83,20 @@ def test_demo_data_is_realistic_and_loading_twice_adds_nothing(demo_settings, ca
     assert touches > 0
     assert Touch.objects.filter(status=TouchStatus.BLOCKED).exists()
     assert Touch.objects.filter(status=TouchStatus.SCHEDULED).exists()
-    texts = Touch.objects.filter(channel="sms").count()
-    assert ContactDecision.objects.filter(touch__isnull=False).count() == texts
+    own = Touch.objects.filter(cadence_step__isnull=True)
+    texts = own.filter(channel="sms").count()
+    assert ContactDecision.objects.filter(touch__cadence_step__isnull=True).count() == texts
     # Callbacks some contacted leads asked for come back on the reps' queues today.
-    callbacks = Touch.objects.filter(channel="call", status=TouchStatus.SCHEDULED)
-    assert callbacks.count() == touches - texts > 0
+    callbacks = own.filter(channel="call", status=TouchStatus.SCHEDULED)
+    assert callbacks.count() == own.count() - texts > 0
     assert not callbacks.filter(lead__owner__isnull=True).exists()
+    # Some of the reps' newest leads follow their cadence: its first steps went (or wait for
+    # the lead's hours), the later ones wait for their time.
+    enrolled = CadenceEnrollment.objects.filter(status=EnrollmentStatus.ACTIVE)
+    assert enrolled.count() == 40
+    planned = Touch.objects.filter(cadence_step__isnull=False)
+    assert planned.filter(status=TouchStatus.QUEUED).exists()  # sent once the clock commits
+    assert planned.filter(status=TouchStatus.SCHEDULED, due_at__gt=SEEDED_AT).exists()
 
 
 def test_demo_attempts_all_happened_before_it_was_loaded(demo):

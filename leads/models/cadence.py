@@ -84,10 +84,11 @@ class CadenceStep(models.Model):
     )
 
     class Meta:
-        ordering = ["cadence", "position", "id"]
+        # The position first: django-admin-sortable2 orders the admin's inline by it.
+        ordering = ["position", "id"]
 
     def __str__(self):
-        return f"{self.cadence} #{self.position + 1}: {self.get_channel_display()}"
+        return f"{self.cadence} #{self.position}: {self.get_channel_display()}"
 
 
 class EnrollmentStatus(models.TextChoices):
@@ -112,10 +113,24 @@ class CadenceEnrollment(models.Model):
     )
     stop_reason = models.CharField(max_length=200, blank=True)
     started_at = models.DateTimeField()
+    ends_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When its last step was planned; the clock finishes it once nothing is "
+        "left to do after then.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        indexes = [models.Index(fields=["cadence", "status"], name="enrollment_cadence_idx")]
+        indexes = [
+            models.Index(fields=["cadence", "status"], name="enrollment_cadence_idx"),
+            # The clock's query: active enrollments whose last step's time has passed.
+            models.Index(
+                fields=["ends_at"],
+                name="enrollment_ends_idx",
+                condition=models.Q(status="active"),
+            ),
+        ]
 
     def __str__(self):
         return f"Lead #{self.lead_id} in {self.cadence} ({self.get_status_display()})"

@@ -17,6 +17,7 @@ class TouchStatus(models.TextChoices):
     DONE = "done", "Called"
     SKIPPED = "skipped", "Skipped (a cadence condition)"
     CANCELLED = "cancelled", "Cancelled"
+    HELD = "held", "Held (its cadence is paused)"
 
 
 # The channels a touch sends by itself; a call touch waits for a rep to dial it.

@@ -5,6 +5,7 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from leads.cadence_conditions import cadence_skip_reasons
 from leads.choices import Channel
 from leads.models import Alert, AlertKind, Lead, Touch, TouchStatus
 from leads.workspace.queue import leads_queue_refresh
@@ -33,10 +34,12 @@ def alerts_mark_seen(*, user) -> int:
 
 
 def due_callbacks_alert(*, now: datetime.datetime | None = None) -> int:
-    """The clock: tell each rep about the callbacks that have come due on their leads, once.
+    """The clock: tell each rep about the callbacks and cadence call tasks that have come
+    due on their leads, once.
 
     Each lead moves to the top of its rep's queue (its window opened at the callback's
-    time), and the alert is what makes the live queue ring.
+    time), and the alert is what makes the live queue ring. A call task whose step no longer
+    applies (the lead was reached) is skipped instead.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -52,15 +55,25 @@ def due_callbacks_alert(*, now: datetime.datetime | None = None) -> int:
             )
             .order_by("due_at")[:DUE_BATCH]
         )
+        skips = cadence_skip_reasons(touches=due)
+        for touch in due:
+            if touch.pk in skips:
+                touch.status, touch.status_note = TouchStatus.SKIPPED, skips[touch.pk]
+        Touch.objects.bulk_update(
+            [touch for touch in due if touch.pk in skips], ["status", "status_note"]
+        )
         alerts = [
             Alert(
                 user_id=touch.lead.owner_id,
                 lead=touch.lead,
                 kind=AlertKind.CALLBACK_DUE,
-                message=f"Callback due: {touch.lead.full_name or 'a lead'} ({touch.body})"[:300],
+                message=(
+                    f"{'Cadence call' if touch.cadence_step_id else 'Callback'} due: "
+                    f"{touch.lead.full_name or 'a lead'} ({touch.body})"
+                )[:300],
             )
             for touch in due
-            if touch.lead.owner_id is not None
+            if touch.lead.owner_id is not None and touch.status == TouchStatus.SCHEDULED
         ]
         Alert.objects.bulk_create(alerts)
         Touch.objects.filter(pk__in=[touch.pk for touch in due]).update(queued_at=now)

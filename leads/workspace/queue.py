@@ -5,6 +5,8 @@ Each open lead keeps its calling window, from when the gate next allows a rep's 
 (`priority`) and its order within it (`queue_at`, earliest first):
 
 - a callback the lead asked for, once due (longest overdue first);
+- a cadence's call task, once due, for a lead called before (a lead never called is already
+  near the top, by score);
 - a lead never called whose speed-to-lead SLA is about to break, then the other leads never
   called (highest score first, then the oldest);
 - the rest, by when they are next due (the last call's time, or a cadence's call task).
@@ -32,6 +34,7 @@ from leads.models.lead import OPEN_STATUSES
 from leads.workspace.routing import lead_assign
 
 CALLBACK_DUE = 4000
+CALL_TASK_DUE = 3900
 SLA_BREAKING = 3000
 NEVER_ATTEMPTED = 2000
 ATTEMPTED = 1000
@@ -50,7 +53,12 @@ class Standing:
 
 
 def lead_standing(
-    *, lead: Lead, at: datetime.datetime, call_due_at: datetime.datetime | None, callback: bool
+    *,
+    lead: Lead,
+    at: datetime.datetime,
+    call_due_at: datetime.datetime | None,
+    callback: bool,
+    call_task: bool = False,
 ) -> Standing:
     """Where the lead stands in the queue at `at`, and why, in words a rep reads."""
     # A callback goes on top once due; before, the lead is not offered at all (its window
@@ -68,24 +76,30 @@ def lead_standing(
         ):
             return Standing(SLA_BREAKING + lead.score, lead.received_at, "SLA about to break")
         return Standing(NEVER_ATTEMPTED + lead.score, lead.received_at, "never called")
+    if call_due_at is not None and call_task and call_due_at <= at:
+        return Standing(CALL_TASK_DUE, call_due_at, "cadence call due")
     if call_due_at is not None:
         return Standing(ATTEMPTED, call_due_at, "follow-up call due")
     return Standing(ATTEMPTED, lead.last_attempt_at or lead.received_at, "called before")
 
 
-def pending_calls(*, lead_ids: Iterable[int]) -> dict[int, tuple[datetime.datetime, bool]]:
-    """Each lead's earliest scheduled call touch: its due time, and whether it is a callback
-    (a rep scheduled it) rather than a cadence's call task."""
-    first: dict[int, tuple[datetime.datetime, bool]] = {}
+def pending_calls(*, lead_ids: Iterable[int]) -> dict[int, tuple[datetime.datetime, bool, bool]]:
+    """Each lead's earliest scheduled call for its rep to make: its due time, whether it is a
+    callback (a rep scheduled it), and whether it is a cadence's call task. A bridge call
+    (automated) is placed by the system, not the rep, and is not counted."""
+    first: dict[int, tuple[datetime.datetime, bool, bool]] = {}
     rows = (
         Touch.objects.filter(
-            lead_id__in=list(lead_ids), channel=Channel.CALL, status=TouchStatus.SCHEDULED
+            lead_id__in=list(lead_ids),
+            channel=Channel.CALL,
+            status=TouchStatus.SCHEDULED,
+            automated=False,
         )
         .order_by("lead_id", "due_at")
-        .values_list("lead_id", "due_at", "created_by_id")
+        .values_list("lead_id", "due_at", "created_by_id", "cadence_step_id")
     )
-    for lead_id, due_at, created_by_id in rows:
-        first.setdefault(lead_id, (due_at, created_by_id is not None))
+    for lead_id, due_at, created_by_id, step_id in rows:
+        first.setdefault(lead_id, (due_at, created_by_id is not None, step_id is not None))
     return first
 
 
@@ -101,14 +115,16 @@ def leads_queue_refresh(*, leads: Iterable[Lead], at: datetime.datetime | None =
     calls = pending_calls(lead_ids=[lead.pk for lead in leads])
     requests = []
     for lead in leads:
-        due, callback = calls.get(lead.pk, (None, False))
+        due, callback, _ = calls.get(lead.pk, (None, False, False))
         requests.append((lead, Channel.CALL, max(at, due) if callback else at))
     decisions = decide_many(requests, automated=False)
     for (lead, _, when), decision in zip(requests, decisions, strict=True):
-        due, callback = calls.get(lead.pk, (None, False))
+        due, callback, call_task = calls.get(lead.pk, (None, False, False))
         lead.callable_at = when if decision.allowed else decision.next_allowed_at
         lead.callable_until = decision.window_ends_at if lead.callable_at else None
-        standing = lead_standing(lead=lead, at=at, call_due_at=due, callback=callback)
+        standing = lead_standing(
+            lead=lead, at=at, call_due_at=due, callback=callback, call_task=call_task
+        )
         lead.priority, lead.queue_at = standing.priority, standing.queue_at
     Lead.objects.bulk_update(leads, ["callable_at", "callable_until", "priority", "queue_at"])
     return len(leads)
@@ -186,6 +202,7 @@ class QueueRow:
 
 BAND_WHY = [
     (CALLBACK_DUE, "callback they asked for"),
+    (CALL_TASK_DUE, "cadence call due"),
     (SLA_BREAKING, "SLA about to break"),
     (NEVER_ATTEMPTED, "never called: by score, then age"),
     (ATTEMPTED, "called before: longest waiting first"),

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from leads.cadences.engine import cadence_messages_render
 from leads.models import AssignmentReason, Lead, LeadAssignment, RepProfile
 from leads.models.lead import OPEN_STATUSES
 
@@ -72,6 +73,7 @@ def lead_assign(
     lead.save(update_fields=["owner", "updated_at"])
     if rep_user is not None:
         RepProfile.objects.filter(user=rep_user).update(last_assigned_at=assignment.created_at)
+    cadence_messages_render(lead=lead)  # its texts to come name the rep who will call
     return assignment
 
 

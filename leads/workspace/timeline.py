@@ -106,7 +106,14 @@ def _touches(lead: Lead) -> list[Event]:
             events.append(_bridge_event(touch, gate))
             continue
         if touch.channel == Channel.CALL:
-            title = f"Callback for {touch.due_at:%b %-d %H:%M} UTC: {touch.get_status_display()}"
+            noun = (
+                "Callback"
+                if touch.created_by_id
+                else "Lead-to-call"
+                if touch.automated
+                else "Cadence call task"
+            )
+            title = f"{noun} for {touch.due_at:%b %-d %H:%M} UTC: {touch.get_status_display()}"
             detail = touch.body
         else:
             noun = "Text" if touch.channel == Channel.SMS else "Email"

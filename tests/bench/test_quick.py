@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 QUICK_DATABASE = "leadline_bench_quick"
 # queue.py sets every open lead's queue afresh and deletes what its claims wrote: in a database
 # of its own, it never meets the other benchmarks' leads.
-OWN_QUICK_DATABASES = {"queue.py": "leadline_bench_queue_quick"}
+OWN_QUICK_DATABASES = {
+    "queue.py": "leadline_bench_queue_quick",
+    "cadence.py": "leadline_bench_cadence_quick",  # it empties its database of leads
+}
 QUICK_REDIS_DB = 14
 
 # script: the lines of figures it must print
@@ -43,6 +46,14 @@ BENCHMARKS = {
         "  leadline: ",
         "Fast lane: ",
         "  p50 ",
+    ],
+    "cadence.py": [
+        "Cadence benchmark, ",
+        "fast lane, no cadence (baseline): p50 ",
+        "fast lane + Speed to lead",
+        "with cadence / baseline = ",
+        "then their send tasks: p50 ",
+        "cadence_stop: p50 ",
     ],
     "compliance.py": [
         "Compliance gate benchmark",

@@ -22,14 +22,6 @@ from twilio.request_validator import RequestValidator
 
 from compliance.models import ContactDecision, DecisionStage, DncList, DncListKind, DncListStatus
 from crm.celery import app as celery_app
-from leads.cadences.checks import voice_check
-from leads.cadences.voice import (
-    BridgeTemporaryError,
-    Leg,
-    bridge_call_place,
-    bridge_touches_dispatch,
-    stale_bridges_settle,
-)
 from leads.models import (
     Cadence,
     CadenceStep,
@@ -41,6 +33,14 @@ from leads.models import (
     Touch,
     TouchStatus,
 )
+from leads.voice.bridge import (
+    BridgeTemporaryError,
+    Leg,
+    bridge_call_place,
+    bridge_touches_dispatch,
+    stale_bridges_settle,
+)
+from leads.voice.checks import voice_check
 from leads.workspace.timeline import lead_timeline
 from tests.concurrency import at_once
 from tests.conftest import require_service
@@ -545,6 +545,7 @@ def test_no_rep_with_a_phone_working_fails_the_bridge_with_the_reason(
 
 def test_deploy_check_warns_about_bridge_steps_without_a_caller_id(settings, db):
     settings.VOICE_CALLER_ID = ""
+    Cadence.objects.update(is_active=False)  # the shipped "Speed to lead" has bridge steps
     assert voice_check() == []
     cadence = Cadence.objects.create(name="New solar leads")
     CadenceStep.objects.create(cadence=cadence, channel=StepChannel.BRIDGE)
@@ -558,7 +559,10 @@ def test_deploy_check_warns_about_bridge_steps_without_a_caller_id(settings, db)
 def test_run_clock_places_due_bridges(
     at_monday_10am, django_capture_on_commit_callbacks, twilio, alex
 ):
-    bridge_for(consented_lead(owner=alex))
+    lead = consented_lead(owner=alex)
+    # Processed already: the clock's sweep would otherwise enrol it in the default cadence.
+    Lead.objects.filter(pk=lead.pk).update(processed_at=lead.received_at)
+    bridge_for(lead)
     with django_capture_on_commit_callbacks(execute=True):
         call_command("run_clock", "--once")
     assert len(twilio.created) == 1
@@ -578,7 +582,7 @@ def test_two_clocks_and_duplicated_tasks_ring_for_each_bridge_once(monkeypatch, 
         "leads.tasks.place_bridge_call.apply_async",
         lambda args, *_, **__: handed_out.append(args[0]),
     )
-    monkeypatch.setattr("leads.cadences.voice.DISPATCH_BATCH", 4)
+    monkeypatch.setattr("leads.voice.bridge.DISPATCH_BATCH", 4)
     barrier = threading.Barrier(2)
 
     def clock():

@@ -6,9 +6,10 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from leads.cadences.voice import bridge_touches_dispatch, stale_bridges_settle
+from leads.cadences.engine import cadences_finish
 from leads.fastlane import unprocessed_leads_process
 from leads.touches import due_touches_dispatch
+from leads.voice.bridge import bridge_touches_dispatch, stale_bridges_settle
 from leads.workspace.alerts import due_callbacks_alert
 from leads.workspace.queue import stale_windows_refresh
 from leads.workspace.routing import pool_leads_route
@@ -74,6 +75,10 @@ class Command(BaseCommand):
             else:
                 if bridged:
                     self.stdout.write(f"Handled {bridged} due lead-to-call bridge(s).")
+            try:
+                cadences_finish()
+            except Exception:
+                logger.exception("Finishing cadences failed")
             if once:
                 return
             time.sleep(every)

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
-from leads.cadences.voice import (
+from leads.voice.bridge import (
     CALL_STATUSES,
     DIAL_STATUSES,
     Bridge,

@@ -69,7 +69,7 @@ SETTLE_AFTER = datetime.timedelta(minutes=15)
 SETTLE_BATCH = 50
 MIN_RING_SECONDS = 15  # 47 CFR 64.1200(a)(6)
 ATTEMPT_NOTE = "Lead-to-call bridge"
-LEG_SALT = "leads.cadences.voice.leg"
+LEG_SALT = "leads.voice.bridge.leg"
 # States whose laws need every party's consent to record a call: the nine the voice rules
 # name, and CT, DE, MI, NV and OR, which some readings of their laws add for phone calls.
 ALL_PARTY_CONSENT_STATES = frozenset(

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from leads.cadences import voice_views
+from leads.voice import views as voice_views
 
 urlpatterns = [
     path("<str:token>/answer/", voice_views.rep_answer, name="voice_rep_answer"),

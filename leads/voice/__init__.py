@@ -1,0 +1,1 @@
+"""The lead-to-call bridge: the system rings a rep, then bridges the lead (Twilio voice)."""
