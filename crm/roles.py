@@ -33,6 +33,9 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("leads", "leadnote"): ("view", "add"),
         ("leads", "alert"): ("view",),
         ("leads", "scoringfactor"): ("view", "add", "change"),
+        # The dashboard (leads.feedback.admin_dashboard) shows these rollups.
+        ("leads", "sourcedayrollup"): ("view",),
+        ("leads", "repdayrollup"): ("view",),
         ("auth", "user"): ("view", "add", "change"),
         ("django_celery_beat", "periodictask"): ("view", "add", "change", "delete"),
         # Locked-out sign-ins: deleting an attempt unlocks it.

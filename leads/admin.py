@@ -15,6 +15,7 @@ from leads import admin_imports, admin_scoring  # noqa: F401 (registers their ad
 from leads.admin_forms import LeadAddForm, LeadReassignForm
 from leads.admin_workspace import ConversionInline, LeadNoteInline
 from leads.fastlane import leads_fast_lane_retry
+from leads.feedback import admin_dashboard  # noqa: F401 (serves the dashboard)
 from leads.intake.service import leads_store
 from leads.models import (
     AssignmentReason,

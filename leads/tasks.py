@@ -5,6 +5,8 @@ from django.db import OperationalError, transaction
 
 from crm.sms import SmsTemporaryError
 from leads.fastlane import leads_process, unprocessed_leads_process
+from leads.feedback.exports import feedback_daily_files_request
+from leads.feedback.rollups import rollups_refresh
 from leads.intake.handoff import new_leads_take
 from leads.models import Lead
 from leads.models.lead import OPEN_STATUSES
@@ -96,3 +98,21 @@ def rescore_lead(lead_id: int) -> None:
         lead_rescore(lead=lead)
         if lead.status in OPEN_STATUSES:
             leads_queue_refresh(leads=[lead])
+
+
+@shared_task(ignore_result=True)
+def refresh_rollups() -> None:
+    """The clock: rebuild the dashboard's figures of the last few days."""
+    rollups_refresh()
+
+
+@shared_task(ignore_result=True)
+def refresh_rollups_nightly() -> None:
+    """The clock, nightly: rebuild the figures of older leads (late sales and returns)."""
+    rollups_refresh(nightly=True)
+
+
+@shared_task(ignore_result=True)
+def prepare_daily_feedback_files() -> None:
+    """The clock: queue yesterday's feedback file for each source with feedback."""
+    feedback_daily_files_request()

@@ -1,5 +1,6 @@
 """Tick the clock in this process: the embedded default's stand-in for Celery beat."""
 
+import datetime
 import logging
 import time
 
@@ -7,6 +8,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from leads.fastlane import unprocessed_leads_process
+from leads.feedback.exports import feedback_daily_files_request
+from leads.feedback.rollups import rollups_refresh
 from leads.touches import due_touches_dispatch
 from leads.workspace.alerts import due_callbacks_alert
 from leads.workspace.queue import stale_windows_refresh
@@ -33,6 +36,9 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Tick once and exit.")
 
     def handle(self, *args, every, once, **options):
+        # The slower rounds (as Celery beat's longer intervals): when each last ran.
+        last_rollups = last_daily_files = float("-inf")
+        nightly_done_for = None
         while True:
             queued = due_touches_dispatch()
             if queued:
@@ -66,6 +72,21 @@ class Command(BaseCommand):
             else:
                 if rung:
                     self.stdout.write(f"Told reps of {rung} callback(s) now due.")
+            now = time.monotonic()
+            try:
+                if now - last_rollups >= settings.ROLLUP_REFRESH_SECONDS:
+                    last_rollups = now
+                    rollups_refresh()
+                today = datetime.datetime.now(datetime.UTC).date()
+                if nightly_done_for != today:
+                    nightly_done_for = today
+                    rollups_refresh(nightly=True)
+                if now - last_daily_files >= 3600:
+                    last_daily_files = now
+                    if files := feedback_daily_files_request():
+                        self.stdout.write(f"Queued {files} daily feedback file(s).")
+            except Exception:
+                logger.exception("Refreshing the dashboard's figures or the feedback files failed")
             if once:
                 return
             time.sleep(every)

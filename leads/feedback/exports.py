@@ -1,0 +1,289 @@
+"""Feedback exports: one row per lead of a source that had a feedback event in a time range.
+
+The rows come from one query (the source's leads with an event in the range, aggregated per
+lead with their conversions and latest return) read in chunks, so an export streams in
+constant memory; the same lines feed the API's streamed answer and the prepared files.
+"""
+
+import csv
+import datetime
+import json
+import logging
+import tempfile
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.files import File
+from django.db import IntegrityError, transaction
+from django.db.models import Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.utils import timezone
+
+from crm.queues import rq_queue
+from leads.models import (
+    FeedbackEvent,
+    FeedbackFile,
+    FeedbackFileStatus,
+    Lead,
+    LeadReturn,
+    LeadSource,
+)
+
+logger = logging.getLogger(__name__)
+
+UTC = datetime.UTC
+FORMATS = ("csv", "json")
+COLUMNS = (
+    "source_lead_id",
+    "received_at",
+    "status",
+    "contacted",
+    "contacted_at",
+    "appointment_at",
+    "sold_at",
+    "revenue",
+    "return_reason",
+    "return_status",
+)
+CHUNK_ROWS = 2000  # rows fetched per round trip, and joined into one piece of the answer
+FILE_JOB = "leads.feedback.jobs.prepare_feedback_file"
+CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
+def feedback_rows_query(*, source: LeadSource, since, until) -> QuerySet:
+    """Return the one query of an export: per lead of this source with an event in
+    [since, until), its first contact (any conversion: an appointment or a sale means the
+    person was reached), first appointment, first sale, sales' revenue and latest return."""
+    with_events = FeedbackEvent.objects.filter(
+        source=source, occurred_at__gte=since, occurred_at__lt=until
+    ).values("lead_id")
+    latest_return = LeadReturn.objects.filter(lead=OuterRef("pk")).order_by("-requested_at", "-id")
+    return (
+        Lead.objects.filter(source=source, pk__in=with_events)
+        .annotate(
+            contacted_at=Min("conversions__occurred_at"),
+            appointment_at=Min(
+                "conversions__occurred_at", filter=Q(conversions__kind="appointment")
+            ),
+            sold_at=Min("conversions__occurred_at", filter=Q(conversions__kind="sale")),
+            revenue=Sum("conversions__revenue", filter=Q(conversions__kind="sale")),
+            return_reason=Subquery(latest_return.values("reason")[:1]),
+            return_status=Subquery(latest_return.values("status")[:1]),
+        )
+        .order_by("pk")
+        .values_list(
+            "source_lead_id",
+            "received_at",
+            "status",
+            "contacted_at",
+            "appointment_at",
+            "sold_at",
+            "revenue",
+            "return_reason",
+            "return_status",
+        )
+    )
+
+
+def rows_estimate(*, source: LeadSource, since, until) -> int:
+    """Count the source's events in the range (on their index): at least the rows."""
+    return FeedbackEvent.objects.filter(
+        source=source, occurred_at__gte=since, occurred_at__lt=until
+    ).count()
+
+
+def _when(moment: datetime.datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def feedback_records(*, source: LeadSource, since, until) -> Iterator[dict]:
+    """Yield each row of the export as a dict of COLUMNS, read in chunks."""
+    shares_revenue = source.shares_revenue
+    rows = feedback_rows_query(source=source, since=since, until=until)
+    for (
+        lead_id,
+        received,
+        status,
+        contacted,
+        appointment,
+        sold,
+        revenue,
+        reason,
+        ret,
+    ) in rows.iterator(chunk_size=CHUNK_ROWS):
+        revenue = revenue if shares_revenue and revenue is not None else None
+        yield {
+            "source_lead_id": lead_id,
+            "received_at": _when(received),
+            "status": status,
+            "contacted": contacted is not None,
+            "contacted_at": _when(contacted),
+            "appointment_at": _when(appointment),
+            "sold_at": _when(sold),
+            "revenue": f"{Decimal(revenue):.2f}" if revenue is not None else None,
+            "return_reason": reason,
+            "return_status": ret,
+        }
+
+
+class _Line:
+    """A file-like object csv.writer writes to: each write is handed back as a string."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def feedback_chunks(
+    *,
+    source: LeadSource,
+    since,
+    until,
+    format: str,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[str]:
+    """Yield the export as text, a chunk of CHUNK_ROWS rows at a time (CSV with a header
+    row, or one JSON array)."""
+    records = feedback_records(source=source, since=since, until=until)
+    writer = csv.writer(_Line())
+    parts = [writer.writerow(COLUMNS)] if format == "csv" else ["["]
+    done = 0
+    for record in records:
+        if format == "csv":
+            values = [
+                "true" if value is True else "false" if value is False else value
+                for value in record.values()
+            ]
+            parts.append(writer.writerow(values))
+        else:
+            parts.append(("\n" if done == 0 else ",\n") + json.dumps(record))
+        done += 1
+        if len(parts) >= CHUNK_ROWS:
+            yield "".join(parts)
+            parts = []
+            if progress is not None:
+                progress(done)
+    if format == "json":
+        parts.append("\n]\n" if done else "]\n")
+    yield "".join(parts)
+    if progress is not None:
+        progress(done)
+
+
+def fits_in_one_answer(*, source: LeadSource, since, until) -> bool:
+    """Say whether the range is small enough to stream within the web server's timeout."""
+    return (
+        rows_estimate(source=source, since=since, until=until) <= settings.FEEDBACK_STREAM_MAX_ROWS
+    )
+
+
+def _file_job_enqueue(feedback_file: FeedbackFile) -> None:
+    file_id = feedback_file.pk
+
+    def enqueue():
+        # By name: the job module imports this one.
+        job = rq_queue("exports").enqueue(FILE_JOB, file_id)
+        FeedbackFile.objects.filter(pk=file_id).update(job_id=job.id)
+
+    transaction.on_commit(enqueue)
+
+
+@transaction.atomic
+def feedback_file_request(*, source: LeadSource, since, until, format: str) -> FeedbackFile:
+    """Queue the export of a range as a file an RQ job prepares; return its row."""
+    feedback_file = FeedbackFile.objects.create(
+        source=source, since=since, until=until, format=format
+    )
+    _file_job_enqueue(feedback_file)
+    return feedback_file
+
+
+def feedback_file_write(
+    *, feedback_file: FeedbackFile, progress: Callable[..., None] | None = None
+) -> FeedbackFile:
+    """Write the file's export to default storage and mark it ready (failed on an error)."""
+    source, since, until = feedback_file.source, feedback_file.since, feedback_file.until
+    total = rows_estimate(source=source, since=since, until=until)
+    rows = 0
+
+    def counted(done: int) -> None:
+        nonlocal rows
+        rows = done
+        if progress is not None:
+            progress(done=done, total=max(total, done))
+
+    try:
+        with tempfile.TemporaryFile() as spool:
+            for chunk in feedback_chunks(
+                source=source,
+                since=since,
+                until=until,
+                format=feedback_file.format,
+                progress=counted,
+            ):
+                spool.write(chunk.encode())
+            spool.seek(0)
+            name = f"{source.slug}/{feedback_file_name(feedback_file)}"
+            feedback_file.file.save(name, File(spool), save=False)
+    except Exception:
+        FeedbackFile.objects.filter(pk=feedback_file.pk).update(
+            status=FeedbackFileStatus.FAILED, finished_at=timezone.now()
+        )
+        raise
+    feedback_file.status = FeedbackFileStatus.READY
+    feedback_file.rows = rows
+    feedback_file.finished_at = timezone.now()
+    feedback_file.save(update_fields=["file", "status", "rows", "finished_at"])
+    return feedback_file
+
+
+def feedback_file_name(feedback_file: FeedbackFile) -> str:
+    """Return the name a source downloads the file as."""
+    since = feedback_file.since.astimezone(UTC)
+    until = feedback_file.until.astimezone(UTC)
+    if feedback_file.is_daily:
+        span = f"{since:%Y-%m-%d}"
+    else:
+        span = f"{since:%Y%m%dT%H%M%SZ}-{until:%Y%m%dT%H%M%SZ}"
+    return f"feedback-{span}-{feedback_file.pk}.{feedback_file.format}"
+
+
+def day_bounds(day: datetime.date) -> tuple[datetime.datetime, datetime.datetime]:
+    """Return the UTC instants a day starts and ends at."""
+    start = datetime.datetime.combine(day, datetime.time.min, tzinfo=UTC)
+    return start, start + datetime.timedelta(days=1)
+
+
+def feedback_daily_files_request(*, day: datetime.date | None = None) -> int:
+    """Queue yesterday's (UTC) file for each source with feedback that day, once each;
+    return how many were queued. Daily files left preparing for an hour (a lost job) are
+    queued again."""
+    day = day or timezone.now().astimezone(UTC).date() - datetime.timedelta(days=1)
+    since, until = day_bounds(day)
+    queued = 0
+    # One indexed probe per source: the sources are few, their events many.
+    for source in LeadSource.objects.only("pk", "slug"):
+        if not FeedbackEvent.objects.filter(
+            source=source, occurred_at__gte=since, occurred_at__lt=until
+        ).exists():
+            continue
+        try:
+            with transaction.atomic():
+                feedback_file = FeedbackFile.objects.create(
+                    source=source, since=since, until=until, format="csv", is_daily=True
+                )
+                _file_job_enqueue(feedback_file)
+        except IntegrityError:
+            continue  # made before: feedback_file_one_daily
+        queued += 1
+    stale = FeedbackFile.objects.filter(
+        is_daily=True,
+        status=FeedbackFileStatus.PREPARING,
+        created_at__lt=timezone.now() - datetime.timedelta(hours=1),
+    )
+    for feedback_file in stale:
+        logger.warning("Daily feedback file %s was still preparing: queued again", feedback_file.pk)
+        with transaction.atomic():
+            _file_job_enqueue(feedback_file)
+    return queued
