@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from leads.api.authentication import SourceClient, SourceKeyAuthentication
 from leads.api.throttling import SourceRateThrottle
+from leads.api.views import JSONOnly
 from leads.feedback.exports import (
     CONTENT_TYPES,
     FORMATS,
@@ -119,6 +120,8 @@ def _file_out(request, feedback_file: FeedbackFile) -> dict:
 
 
 class SourceAPIView(APIView):
+    # Answers are JSON (or the file asked for); ?format= names the export's, not DRF's.
+    content_negotiation_class = JSONOnly
     authentication_classes = [SourceKeyAuthentication]
     permission_classes = [IsSource]
     throttle_classes = [SourceRateThrottle]

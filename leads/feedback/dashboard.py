@@ -171,6 +171,14 @@ class Figures:
         return total
 
     @property
+    def bought_spend(self) -> Decimal | None:
+        return self.spend if self.purchased else None
+
+    @property
+    def bought_credits(self) -> Decimal | None:
+        return self.credits if self.purchased else None
+
+    @property
     def net_cost(self) -> Decimal | None:
         return self.spend - self.credits if self.purchased else None
 
@@ -215,10 +223,10 @@ class Figures:
 # (name, heading, kind) of each figure a table shows; kind says how it is written.
 SOURCE_COLUMNS = (
     ("leads", "Leads", "count"),
-    ("spend", "Spend", "money"),
+    ("bought_spend", "Spend", "money"),
     ("duplicates", "Duplicates", "count"),
     ("returns", "Returns", "count"),
-    ("credits", "Credits", "money"),
+    ("bought_credits", "Credits", "money"),
     ("net_cost", "Net cost", "money"),
     ("contact_rate", "Contact rate", "rate"),
     ("appointment_rate", "Appointment rate", "rate"),

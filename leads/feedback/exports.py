@@ -10,6 +10,7 @@ import datetime
 import json
 import logging
 import tempfile
+import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
@@ -179,14 +180,11 @@ def fits_in_one_answer(*, source: LeadSource, since, until) -> bool:
 
 
 def _file_job_enqueue(feedback_file: FeedbackFile) -> None:
-    file_id = feedback_file.pk
-
-    def enqueue():
-        # By name: the job module imports this one.
-        job = rq_queue("exports").enqueue(FILE_JOB, file_id)
-        FeedbackFile.objects.filter(pk=file_id).update(job_id=job.id)
-
-    transaction.on_commit(enqueue)
+    """Queue the job preparing this file (django-rq sends it when the transaction commits)."""
+    job_id = f"feedback-file-{feedback_file.pk}-{uuid.uuid4().hex[:8]}"
+    FeedbackFile.objects.filter(pk=feedback_file.pk).update(job_id=job_id)
+    # By name: the job module imports this one.
+    rq_queue("exports").enqueue(FILE_JOB, feedback_file.pk, job_id=job_id)
 
 
 @transaction.atomic
