@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from compliance.models import ContactDecision, DncList
 from crm.roles import REP
-from leads.models import Conversion, ImportRun, ScoringFactor, Touch
+from leads.models import Conversion, FeedbackFile, ImportRun, ScoringFactor, Touch
 from tests.factories import (
     ConsentRecordFactory,
     ContactAttemptFactory,
@@ -91,6 +91,13 @@ KINDS = {
         "source": expect(200, 201, 422),  # the rep's lead again: a replay
         "other_source": expect(200, 201, 422),  # the same source_lead_id: never the first's lead
     },
+    # Feedback exports: a source's own leads only (leaks() checks the other source's answer).
+    "source_feedback": {
+        **everyone(NO_KEY),
+        "source": expect(200, 202, 422),
+        "other_source": expect(200, 202, 422),
+    },
+    "source_file": {**everyone(NO_KEY), "source": expect(200, 409), "other_source": expect(404)},
     "public": everyone(ANSWERS),
     "rq_stats": {**everyone(NO_KEY), "manager": expect(200)},  # or the RQ_API_TOKEN
     "signed_webhook": everyone(FORBIDDEN),  # unsigned, DEBUG off: refused whoever asks
@@ -105,6 +112,8 @@ RULES = (
     (r"admin/", "admin"),
     (r"api/v1/(schema|docs)/", "public"),
     (r"api/v1/leads/", "vendor_api"),
+    (r"api/v1/feedback/files/<str:file_id>/", "source_file"),
+    (r"api/v1/feedback/", "source_feedback"),
     (r"leads/<int:lead_id>/call/<int:attempt_id>/outcome/", "own_call"),
     (r"leads/<int:lead_id>/", "own_lead"),
     (r"(leads/|leads/next/|leads/alerts/seen/)?$", "rep_page"),
@@ -266,6 +275,7 @@ class World:
             "url": "no-such-page/",
             "id": rep.pk,
             "run_id": self.objects["leads.importrun"].pk,
+            "file_id": FeedbackFile.objects.create(source=source, since=now, until=now).pk,
             "import_id": uuid.uuid4(),
             "content_type_id": ContentType.objects.get_for_model(source).pk,
             "queue_index": 0,
@@ -381,6 +391,9 @@ def leaks(persona: str, kind: str, response, world: World) -> str:
     """Say what a response shows that this persona must never see, or ""."""
     if persona not in ("rep", "manager") and MARKER.encode() in response.content:
         return f"shows the rep's lead ({MARKER})"
+    if persona == "other_source" and kind in ("source_feedback", "source_file"):
+        if world.lead.source_lead_id.encode() in response.content:
+            return "shows the first source's lead"
     if persona == "other_source" and kind == "vendor_api":
         answer = json.loads(response.content or b"null")
         if world.lead.pk in _lead_ids(answer):

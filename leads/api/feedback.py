@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leads.api.authentication import SourceClient, SourceKeyAuthentication
+from leads.api.schema import Problem
 from leads.api.throttling import SourceRateThrottle
 from leads.api.views import JSONOnly
 from leads.feedback.exports import (
@@ -36,10 +37,6 @@ class IsSource(permissions.BasePermission):
         if not isinstance(request.user, SourceClient):
             raise exceptions.NotAuthenticated("Send your API key as Authorization: Bearer <key>.")
         return True
-
-
-class Problem(serializers.Serializer):
-    detail = serializers.CharField()
 
 
 class Invalid(serializers.Serializer):
@@ -210,8 +207,16 @@ class FeedbackFileListView(SourceAPIView):
         return Response({"files": [_file_out(request, f) for f in files]})
 
 
-def _own_file(request, file_id: int) -> FeedbackFile:
-    feedback_file = FeedbackFile.objects.filter(pk=file_id, source=request.user.source).first()
+FILE_ID = OpenApiParameter("file_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+def _own_file(request, file_id: str) -> FeedbackFile:
+    # The route takes any text, so a malformed id is this JSON 404 rather than an HTML page.
+    feedback_file = None
+    if file_id.isascii() and file_id.isdigit() and len(file_id) < 18:
+        feedback_file = FeedbackFile.objects.filter(
+            pk=int(file_id), source=request.user.source
+        ).first()
     if feedback_file is None:
         raise exceptions.NotFound("No such file of yours.")
     return feedback_file
@@ -221,6 +226,7 @@ class FeedbackFileView(SourceAPIView):
     @extend_schema(
         operation_id="feedback_file",
         summary="One prepared feedback file's status",
+        parameters=[FILE_ID],
         responses={
             200: FileOut,
             404: OpenApiResponse(Problem, description="Not a file of yours."),
@@ -228,7 +234,7 @@ class FeedbackFileView(SourceAPIView):
         },
         tags=["feedback"],
     )
-    def get(self, request, file_id: int):
+    def get(self, request, file_id: str):
         return Response(_file_out(request, _own_file(request, file_id)))
 
 
@@ -236,6 +242,7 @@ class FeedbackFileDownloadView(SourceAPIView):
     @extend_schema(
         operation_id="feedback_file_download",
         summary="Download a prepared feedback file",
+        parameters=[FILE_ID],
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="The file."),
             (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT),
@@ -245,7 +252,7 @@ class FeedbackFileDownloadView(SourceAPIView):
         },
         tags=["feedback"],
     )
-    def get(self, request, file_id: int):
+    def get(self, request, file_id: str):
         feedback_file = _own_file(request, file_id)
         if feedback_file.status != FeedbackFileStatus.READY:
             return Response(

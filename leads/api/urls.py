@@ -14,9 +14,9 @@ urlpatterns = [
     path("leads/batch/", LeadBatchIntakeView.as_view(), name="api_lead_batch_create"),
     path("feedback/", FeedbackExportView.as_view(), name="api_feedback_export"),
     path("feedback/files/", FeedbackFileListView.as_view(), name="api_feedback_files"),
-    path("feedback/files/<int:file_id>/", FeedbackFileView.as_view(), name="api_feedback_file"),
+    path("feedback/files/<str:file_id>/", FeedbackFileView.as_view(), name="api_feedback_file"),
     path(
-        "feedback/files/<int:file_id>/download/",
+        "feedback/files/<str:file_id>/download/",
         FeedbackFileDownloadView.as_view(),
         name="api_feedback_file_download",
     ),
