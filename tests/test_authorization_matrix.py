@@ -391,9 +391,13 @@ def leaks(persona: str, kind: str, response, world: World) -> str:
     """Say what a response shows that this persona must never see, or ""."""
     if persona not in ("rep", "manager") and MARKER.encode() in response.content:
         return f"shows the rep's lead ({MARKER})"
-    if persona == "other_source" and kind in ("source_feedback", "source_file"):
-        if world.lead.source_lead_id.encode() in response.content:
-            return "shows the first source's lead"
+    feedback = kind in ("source_feedback", "source_file")
+    if (
+        persona == "other_source"
+        and feedback
+        and world.lead.source_lead_id.encode() in response.content
+    ):
+        return "shows the first source's lead"
     if persona == "other_source" and kind == "vendor_api":
         answer = json.loads(response.content or b"null")
         if world.lead.pk in _lead_ids(answer):
