@@ -8,9 +8,9 @@ from django.utils.safestring import SafeString, mark_safe
 
 from leads.feedback.dashboard import Dashboard, minutes_text
 
-WIDTH = 640
-LABEL_WIDTH = 150
-BAR = 14
+WIDTH = 560
+LABEL_WIDTH = 140
+BAR = 16
 GAP = 10
 COLOURS = {"spend": "#d9534f", "revenue": "#2e7d32", "funnel": "#1e88e5", "speed": "#6d4c9f"}
 FUNNEL = (("leads", "Leads"), ("contacted", "Contacted"), ("appointments", "Appt."),
@@ -25,7 +25,7 @@ def _svg(height: int, body: list[str], title: str) -> SafeString:
     return mark_safe(  # every text in body is escaped where it is made
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
         f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg" '
-        f'font-family="system-ui, sans-serif" font-size="12">'
+        f'font-family="system-ui, sans-serif" font-size="14">'
         f"<title>{escape(title)}</title>{''.join(body)}</svg>"
     )
 
@@ -65,13 +65,13 @@ def spend_revenue_chart(dashboard: Dashboard) -> SafeString:
     y = 28
     for row in rows:
         net = max(row.figures.net_cost or Decimal(0), Decimal(0))
-        body.append(_text(LABEL_WIDTH - 8, y + BAR + 3, row.label[0][:22], "end"))
+        body.append(_text(LABEL_WIDTH - 8, y + BAR + 3, row.label[0][:18], "end"))
         body.append(_bar(LABEL_WIDTH, y, float(net) * scale, COLOURS["spend"]))
-        body.append(_text(LABEL_WIDTH + float(net) * scale + 4, y + 11, f"${net:,.0f}"))
+        body.append(_text(LABEL_WIDTH + float(net) * scale + 4, y + 13, f"${net:,.0f}"))
         y += BAR
         revenue = row.figures.revenue
         body.append(_bar(LABEL_WIDTH, y, float(revenue) * scale, COLOURS["revenue"]))
-        body.append(_text(LABEL_WIDTH + float(revenue) * scale + 4, y + 11, f"${revenue:,.0f}"))
+        body.append(_text(LABEL_WIDTH + float(revenue) * scale + 4, y + 13, f"${revenue:,.0f}"))
         y += BAR + GAP
     return _svg(y, body, title)
 
@@ -85,14 +85,14 @@ def funnel_chart(dashboard: Dashboard) -> SafeString:
     scale = WIDTH - LABEL_WIDTH - 130
     body, y = [], 4
     for row in rows:
-        body.append(_text(0, y + 12, row.label[0][:40], weight="bold"))
-        y += 18
+        body.append(_text(0, y + 14, row.label[0][:40], weight="bold"))
+        y += 20
         for name, heading in FUNNEL:
             count = getattr(row.figures, name)
             share = count / row.figures.leads
-            body.append(_text(LABEL_WIDTH - 8, y + 11, heading, "end"))
+            body.append(_text(LABEL_WIDTH - 8, y + 13, heading, "end"))
             body.append(_bar(LABEL_WIDTH, y, share * scale, COLOURS["funnel"]))
-            body.append(_text(LABEL_WIDTH + share * scale + 4, y + 11, f"{count:,} ({share:.0%})"))
+            body.append(_text(LABEL_WIDTH + share * scale + 4, y + 13, f"{count:,} ({share:.0%})"))
             y += BAR + 4
         y += GAP
     return _svg(y, body, title)
@@ -113,14 +113,14 @@ def speed_chart(dashboard: Dashboard) -> SafeString:
     body, y = [], 4
     for start, heading in SPEED_BANDS:
         count = bands[start]
-        body.append(_text(LABEL_WIDTH - 8, y + 11, heading, "end"))
+        body.append(_text(LABEL_WIDTH - 8, y + 13, heading, "end"))
         body.append(_bar(LABEL_WIDTH, y, count * scale, COLOURS["speed"]))
         body.append(
-            _text(LABEL_WIDTH + count * scale + 4, y + 11, f"{count:,} ({count / total:.0%})")
+            _text(LABEL_WIDTH + count * scale + 4, y + 13, f"{count:,} ({count / total:.0%})")
         )
         y += BAR + 6
     median = dashboard.total.median_first_attempt
     if median is not None:
-        body.append(_text(0, y + 12, f"Median: {minutes_text(median[0])} or a little more"))
+        body.append(_text(0, y + 14, f"Median: {minutes_text(median[0])} or a little more"))
         y += 20
     return _svg(y, body, title)
