@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parents[2]
 QUICK_DATABASE = "leadline_bench_quick"
 # queue.py sets every open lead's queue afresh and deletes what its claims wrote: in a database
 # of its own, it never meets the other benchmarks' leads.
-OWN_QUICK_DATABASES = {"queue.py": "leadline_bench_queue_quick"}
+OWN_QUICK_DATABASES = {
+    "queue.py": "leadline_bench_queue_quick",
+    "feedback.py": "leadline_bench_feedback_quick",
+}
 QUICK_REDIS_DB = 14
 
 # script: the lines of figures it must print
@@ -49,6 +52,15 @@ BENCHMARKS = {
         "decisions/s",
         "decide, one at a time",
         "first reason per decision",
+    ],
+    "feedback.py": [
+        "Feedback benchmark, ",
+        "Feedback export of ",
+        "API over HTTP (gunicorn, streamed): ",
+        "bare COPY (same query) TO STDOUT (baseline): ",
+        "rollup rebuild of 31 days: ",
+        "dashboard page (median of ",
+        "bare aggregate over the rollups (baseline): ",
     ],
     "queue.py": [
         "Queue benchmark, ",
