@@ -253,3 +253,18 @@ def test_the_admin_home_shows_todays_key_figures(fixture, manager_client):
     assert "$130.00" in text  # spend of purchased leads: the hand-entered lead's is left out
     assert "$100.00" in text  # cost per sale: net cost 100 over one sale
     assert "/admin/dashboard/" in text
+
+
+def test_the_clock_keeps_the_recent_figures(source, settings):
+    from django.core.management import call_command
+
+    # Beat's entries, which run_clock stands in for without Redis.
+    assert {"refresh-rollups", "refresh-rollups-nightly", "prepare-daily-feedback-files"} <= set(
+        settings.CELERY_BEAT_SCHEDULE
+    )
+    with time_machine.travel(MORNING + datetime.timedelta(hours=2)):
+        _lead(source, cost=Decimal("25"))
+        call_command("run_clock", "--once")
+
+    (row,) = SourceDayRollup.objects.filter(day=DAY)
+    assert (row.leads, row.spend) == (1, Decimal("25.00"))
