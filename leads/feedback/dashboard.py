@@ -257,7 +257,7 @@ SIDE_BY_SIDE_COLUMNS = (
 
 def shown(value, kind: str) -> str:
     """Write a figure for a person: "—" when there is nothing to show."""
-    if value is None or (kind == "money" and value is None):
+    if value is None:
         return "—"
     if kind == "count":
         return f"{value:,}"
@@ -383,15 +383,15 @@ def dashboard_build(*, period: Period) -> Dashboard:
 
 def _rep_rows(period: Period) -> list[Row]:
     by_rep: dict[int, Figures] = {}
+    names: dict[int, str] = {}
     rows = RepDayRollup.objects.filter(day__gte=period.first, day__lte=period.last)
     for row in rows.select_related("rep").only(
         "rep__username", "rep__first_name", "rep__last_name", *REP_FIELDS_READ
     ):
-        figures = by_rep.setdefault(row.rep_id, Figures(purchased=False))
-        figures.add(row)
-        figures.rep_name = row.rep.get_full_name() or row.rep.get_username()
-    ordered = sorted(by_rep.values(), key=lambda figures: figures.rep_name.lower())
-    return [Row((figures.rep_name,), figures) for figures in ordered]
+        by_rep.setdefault(row.rep_id, Figures(purchased=False)).add(row)
+        names[row.rep_id] = row.rep.get_full_name() or row.rep.get_username()
+    ordered = sorted(by_rep, key=lambda rep_id: names[rep_id].lower())
+    return [Row((names[rep_id],), by_rep[rep_id]) for rep_id in ordered]
 
 
 REP_FIELDS_READ = (
