@@ -17,7 +17,8 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import CharField, Func, Min, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
 from crm.queues import rq_queue
@@ -46,9 +47,23 @@ COLUMNS = (
     "return_reason",
     "return_status",
 )
-CHUNK_ROWS = 2000  # rows fetched per round trip, and joined into one piece of the answer
+CHUNK_ROWS = 5000  # rows fetched per round trip, and joined into one piece of the answer
 FILE_JOB = "leads.feedback.jobs.prepare_feedback_file"
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json"}
+
+
+class UtcText(Func):
+    """An instant as ISO 8601 text in UTC to the second (2026-11-03T15:30:00Z), written by
+    the database: parsing a million timestamps into Python only to write them out again was
+    half of an export's time."""
+
+    output_field = CharField()
+    template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # SQLite keeps instants as UTC text already.
+        template = "strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', %(expressions)s)"
+        return self.as_sql(compiler, connection, template=template, **extra)
 
 
 def feedback_rows_query(*, source: LeadSource, since, until) -> QuerySet:
@@ -58,30 +73,33 @@ def feedback_rows_query(*, source: LeadSource, since, until) -> QuerySet:
     with_events = FeedbackEvent.objects.filter(
         source=source, occurred_at__gte=since, occurred_at__lt=until
     ).values("lead_id")
-    latest_return = LeadReturn.objects.filter(lead=OuterRef("pk")).order_by("-requested_at", "-id")
+    # One lookup of the latest return per lead: "reason status" (neither has a space).
+    latest_return = (
+        LeadReturn.objects.filter(lead=OuterRef("pk"))
+        .order_by("-requested_at", "-id")
+        .values(both=Concat("reason", Value(" "), "status", output_field=CharField()))[:1]
+    )
+    occurred = "conversions__occurred_at"
     return (
         Lead.objects.filter(source=source, pk__in=with_events)
         .annotate(
-            contacted_at=Min("conversions__occurred_at"),
-            appointment_at=Min(
-                "conversions__occurred_at", filter=Q(conversions__kind="appointment")
-            ),
-            sold_at=Min("conversions__occurred_at", filter=Q(conversions__kind="sale")),
+            received=UtcText("received_at"),
+            contacted_at=UtcText(Min(occurred)),
+            appointment_at=UtcText(Min(occurred, filter=Q(conversions__kind="appointment"))),
+            sold_at=UtcText(Min(occurred, filter=Q(conversions__kind="sale"))),
             revenue=Sum("conversions__revenue", filter=Q(conversions__kind="sale")),
-            return_reason=Subquery(latest_return.values("reason")[:1]),
-            return_status=Subquery(latest_return.values("status")[:1]),
+            latest_return=Subquery(latest_return),
         )
         .order_by("pk")
         .values_list(
             "source_lead_id",
-            "received_at",
+            "received",
             "status",
             "contacted_at",
             "appointment_at",
             "sold_at",
             "revenue",
-            "return_reason",
-            "return_status",
+            "latest_return",
         )
     )
 
@@ -93,40 +111,26 @@ def rows_estimate(*, source: LeadSource, since, until) -> int:
     ).count()
 
 
-def _when(moment: datetime.datetime | None) -> str | None:
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def feedback_records(*, source: LeadSource, since, until) -> Iterator[dict]:
-    """Yield each row of the export as a dict of COLUMNS, read in chunks."""
+def feedback_records(*, source: LeadSource, since, until) -> Iterator[tuple]:
+    """Yield each row of the export as a tuple in the order of COLUMNS, read in chunks."""
     shares_revenue = source.shares_revenue
     rows = feedback_rows_query(source=source, since=since, until=until)
-    for (
-        lead_id,
-        received,
-        status,
-        contacted,
-        appointment,
-        sold,
-        revenue,
-        reason,
-        ret,
-    ) in rows.iterator(chunk_size=CHUNK_ROWS):
-        revenue = revenue if shares_revenue and revenue is not None else None
-        yield {
-            "source_lead_id": lead_id,
-            "received_at": _when(received),
-            "status": status,
-            "contacted": contacted is not None,
-            "contacted_at": _when(contacted),
-            "appointment_at": _when(appointment),
-            "sold_at": _when(sold),
-            "revenue": f"{Decimal(revenue):.2f}" if revenue is not None else None,
-            "return_reason": reason,
-            "return_status": ret,
-        }
+    for row in rows.iterator(chunk_size=CHUNK_ROWS):
+        lead_id, received, status, contacted, appointment, sold, revenue, returned = row
+        reason, _, return_status = returned.partition(" ") if returned else (None, "", None)
+        revenue = None if not shares_revenue or revenue is None else f"{Decimal(revenue):.2f}"
+        yield (
+            lead_id,
+            received,
+            status,
+            contacted is not None,
+            contacted,
+            appointment,
+            sold,
+            revenue,
+            reason,
+            return_status,
+        )
 
 
 class _Line:
@@ -152,13 +156,11 @@ def feedback_chunks(
     done = 0
     for record in records:
         if format == "csv":
-            values = [
-                "true" if value is True else "false" if value is False else value
-                for value in record.values()
-            ]
-            parts.append(writer.writerow(values))
+            contacted = "true" if record[3] else "false"
+            parts.append(writer.writerow((*record[:3], contacted, *record[4:])))
         else:
-            parts.append(("\n" if done == 0 else ",\n") + json.dumps(record))
+            separator = "\n" if done == 0 else ",\n"
+            parts.append(separator + json.dumps(dict(zip(COLUMNS, record, strict=True))))
         done += 1
         if len(parts) >= CHUNK_ROWS:
             yield "".join(parts)
