@@ -192,6 +192,19 @@ def lead_evidence(*, lead: Lead) -> dict:
             }
             for lead_return in lead.returns.order_by("requested_at", "pk")
         ],
+        "assignments": [
+            {
+                "from_rep": _person(row.from_rep) or "the pool",
+                "to_rep": _person(row.to_rep) or "the pool",
+                "reason": row.get_reason_display(),
+                "note": row.note,
+                "by": _person(row.assigned_by) or "the system",
+                "at": at(row.created_at),
+            }
+            for row in lead.assignments.select_related(
+                "from_rep", "to_rep", "assigned_by"
+            ).order_by("created_at", "pk")
+        ],
         "status_history": [
             {
                 "status": record.status,

@@ -191,7 +191,19 @@ def _file_job_enqueue(feedback_file: FeedbackFile) -> None:
 
 @transaction.atomic
 def feedback_file_request(*, source: LeadSource, since, until, format: str) -> FeedbackFile:
-    """Queue the export of a range as a file an RQ job prepares; return its row."""
+    """Queue the export of a range as a file an RQ job prepares; return its row. The same
+    range asked again within a day gets the file already made or being made."""
+    asked_before = FeedbackFile.objects.filter(
+        source=source,
+        since=since,
+        until=until,
+        format=format,
+        is_daily=False,
+        status__in=[FeedbackFileStatus.PREPARING, FeedbackFileStatus.READY],
+        created_at__gte=timezone.now() - datetime.timedelta(days=1),
+    ).first()
+    if asked_before is not None:
+        return asked_before
     feedback_file = FeedbackFile.objects.create(
         source=source, since=since, until=until, format=format
     )

@@ -260,6 +260,10 @@ def test_a_range_too_large_to_stream_is_prepared_as_a_file(
     assert _client(other_source).get(body["file"]).status_code == 404
     assert _client(other_source).get(status.json()["download_url"]).status_code == 404
     assert FeedbackFile.objects.get(pk=body["id"]).job_id
+    # Asked again, the same range gets the same file rather than another job.
+    settings.FEEDBACK_STREAM_MAX_ROWS = 3
+    assert _get(source).json()["id"] == body["id"]
+    assert FeedbackFile.objects.count() == 1
 
 
 def test_a_file_not_ready_yet_is_a_409(source):
