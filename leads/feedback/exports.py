@@ -115,22 +115,25 @@ def feedback_records(*, source: LeadSource, since, until) -> Iterator[tuple]:
     """Yield each row of the export as a tuple in the order of COLUMNS, read in chunks."""
     shares_revenue = source.shares_revenue
     rows = feedback_rows_query(source=source, since=since, until=until)
-    for row in rows.iterator(chunk_size=CHUNK_ROWS):
-        lead_id, received, status, contacted, appointment, sold, revenue, returned = row
-        reason, _, return_status = returned.partition(" ") if returned else (None, "", None)
-        revenue = None if not shares_revenue or revenue is None else f"{Decimal(revenue):.2f}"
-        yield (
-            lead_id,
-            received,
-            status,
-            contacted is not None,
-            contacted,
-            appointment,
-            sold,
-            revenue,
-            reason,
-            return_status,
-        )
+    # In a transaction, PostgreSQL's cursor needs no WITH HOLD: rows come as the query makes
+    # them, while this process writes the earlier ones, instead of after the whole query.
+    with transaction.atomic():
+        for row in rows.iterator(chunk_size=CHUNK_ROWS):
+            lead_id, received, status, contacted, appointment, sold, revenue, returned = row
+            reason, _, return_status = returned.partition(" ") if returned else (None, "", None)
+            revenue = None if not shares_revenue or revenue is None else f"{Decimal(revenue):.2f}"
+            yield (
+                lead_id,
+                received,
+                status,
+                contacted is not None,
+                contacted,
+                appointment,
+                sold,
+                revenue,
+                reason,
+                return_status,
+            )
 
 
 class _Line:
