@@ -12,6 +12,7 @@ from django.test import Client
 
 from leads.feedback.exports import COLUMNS, feedback_daily_files_request
 from leads.models import Conversion, FeedbackEvent, FeedbackFile, LeadReturn
+from tests.conftest import require_service
 from tests.factories import LeadFactory, LeadSourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -240,7 +241,7 @@ def test_without_a_source_key_the_export_is_refused(world, rep_client):
 def test_a_range_too_large_to_stream_is_prepared_as_a_file(
     world, source, other_source, settings, django_capture_on_commit_callbacks
 ):
-    settings.FEEDBACK_STREAM_MAX_ROWS = 3  # the range has 10 events
+    settings.FEEDBACK_STREAM_MAX_ROWS = 3  # the range has 6 events
     settings.TASKS_IN_PROCESS = True  # the RQ job runs in this process, as without Redis
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -298,3 +299,30 @@ def test_the_clock_makes_one_daily_file_per_source_with_feedback(
     assert "S-DAY" in content.decode()
     assert _client(other_source).get("/api/v1/feedback/files/").json()["files"] == []
     assert _client(quiet).get("/api/v1/feedback/files/").json()["files"] == []
+
+
+@pytest.mark.redis
+def test_a_large_range_is_prepared_by_a_real_rq_worker(
+    world, source, settings, django_capture_on_commit_callbacks
+):
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    from rq import SimpleWorker
+
+    from crm.queues import rq_queue
+
+    settings.FEEDBACK_STREAM_MAX_ROWS = 0
+    queue = rq_queue("exports")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = _get(source, format="json")
+
+    SimpleWorker([queue], connection=queue.connection).work(burst=True)
+
+    feedback_file = FeedbackFile.objects.get(pk=answer.json()["id"])
+    assert (feedback_file.status, feedback_file.rows) == ("ready", 3)
+    job = queue.fetch_job(feedback_file.job_id)
+    assert job.meta["progress"] == {"done": 3, "total": 6}  # total: the events counted
+    download = _client(source).get(f"/api/v1/feedback/files/{feedback_file.pk}/download/")
+    assert [row["source_lead_id"] for row in json.loads(b"".join(download.streaming_content))] == [
+        "S-SOLD", "S-RETURNED", "S-LATE",
+    ]  # fmt: skip
+    job.delete()
