@@ -6,7 +6,7 @@ from django.db import OperationalError, transaction
 from crm.sms import SmsTemporaryError
 from leads.fastlane import leads_process, unprocessed_leads_process
 from leads.feedback.exports import feedback_daily_files_request
-from leads.feedback.rollups import rollups_refresh
+from leads.feedback.rollups import rollups_refresh, rollups_refresh_nightly
 from leads.intake.handoff import new_leads_take
 from leads.models import Lead
 from leads.models.lead import OPEN_STATUSES
@@ -108,8 +108,8 @@ def refresh_rollups() -> None:
 
 @shared_task(ignore_result=True)
 def refresh_rollups_nightly() -> None:
-    """The clock, nightly: rebuild the figures of older leads (late sales and returns)."""
-    rollups_refresh(nightly=True)
+    """The clock, nightly: queue the rebuild of older leads' figures (an RQ job)."""
+    rollups_refresh_nightly()
 
 
 @shared_task(ignore_result=True)

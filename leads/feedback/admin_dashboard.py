@@ -14,7 +14,6 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from crm.queues import rq_queue
 from leads.feedback import charts
 from leads.feedback.dashboard import (
     MAX_CUSTOM_DAYS,
@@ -26,8 +25,8 @@ from leads.feedback.dashboard import (
     shown,
     table_cells,
 )
+from leads.feedback.rollups import rollups_rebuild_enqueue
 
-REBUILD_JOB = "leads.feedback.jobs.rebuild_rollups"
 UTC = datetime.UTC
 
 
@@ -139,7 +138,7 @@ def dashboard_rebuild(request):
         for problem in problems:
             messages.error(request, problem)
         return redirect(reverse("admin:leads_dashboard"))
-    rq_queue("default").enqueue(REBUILD_JOB, period.first.isoformat(), period.last.isoformat())
+    rollups_rebuild_enqueue(first=period.first, last=period.last)
     messages.success(
         request,
         f"The figures of {period.label} are being rebuilt"

@@ -3,7 +3,7 @@
 Each row counts the leads received that day (by source, campaign and exclusivity, or by
 their rep) and what has come of them so far: a cohort, so cost per sale and rates are over
 the leads bought. The clock rebuilds the last ROLLUP_REFRESH_DAYS every few minutes and the
-last ROLLUP_NIGHTLY_DAYS once a night (late sales and returns of older leads); a manager can
+last ROLLUP_NIGHTLY_DAYS once a night (an RQ job) (late sales and returns of older leads); a manager can
 rebuild any range from the dashboard (an RQ job). Writers are never slowed by the rollups.
 """
 
@@ -30,6 +30,7 @@ from django.db.models import (
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from crm.queues import rq_queue
 from leads.models import (
     ContactAttempt,
     Conversion,
@@ -43,6 +44,7 @@ from leads.models.rollup import TIMING_BUCKETS
 from leads.sources import MANUAL_SOURCE_SLUG
 
 UTC = datetime.UTC
+REBUILD_JOB = "leads.feedback.jobs.rebuild_rollups"
 SPAN_DAYS = 7  # days rebuilt per transaction: small enough to report progress
 ZERO = Decimal("0")
 SOURCE_KEY = ("day", "source_id", "campaign", "is_exclusive")
@@ -298,7 +300,19 @@ def recent_days(count: int, *, today: datetime.date | None = None) -> list[datet
     return [today - datetime.timedelta(days=n) for n in range(count)]
 
 
-def rollups_refresh(*, nightly: bool = False) -> int:
-    """The clock: rebuild the last ROLLUP_REFRESH_DAYS (or ROLLUP_NIGHTLY_DAYS) days."""
-    count = settings.ROLLUP_NIGHTLY_DAYS if nightly else settings.ROLLUP_REFRESH_DAYS
-    return rollups_rebuild(days=recent_days(count))
+def rollups_refresh() -> int:
+    """The clock: rebuild the last ROLLUP_REFRESH_DAYS days (a few seconds' work)."""
+    return rollups_rebuild(days=recent_days(settings.ROLLUP_REFRESH_DAYS))
+
+
+def rollups_rebuild_enqueue(*, first: datetime.date, last: datetime.date) -> None:
+    """Queue the rebuild of these days (both included) as an RQ job: long work."""
+    # By name: the job module imports this one.
+    rq_queue("default").enqueue(REBUILD_JOB, first.isoformat(), last.isoformat())
+
+
+def rollups_refresh_nightly() -> None:
+    """The clock, nightly: queue the rebuild of the last ROLLUP_NIGHTLY_DAYS days, for late
+    sales and returns of older leads."""
+    days = recent_days(settings.ROLLUP_NIGHTLY_DAYS)
+    rollups_rebuild_enqueue(first=min(days), last=max(days))

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 
 from leads.fastlane import unprocessed_leads_process
 from leads.feedback.exports import feedback_daily_files_request
-from leads.feedback.rollups import rollups_refresh
+from leads.feedback.rollups import rollups_refresh, rollups_refresh_nightly
 from leads.touches import due_touches_dispatch
 from leads.workspace.alerts import due_callbacks_alert
 from leads.workspace.queue import stale_windows_refresh
@@ -80,7 +80,7 @@ class Command(BaseCommand):
                 today = datetime.datetime.now(datetime.UTC).date()
                 if nightly_done_for != today:
                     nightly_done_for = today
-                    rollups_refresh(nightly=True)
+                    rollups_refresh_nightly()
                 if now - last_daily_files >= 3600:
                     last_daily_files = now
                     if files := feedback_daily_files_request():
