@@ -2,9 +2,10 @@
 
 Each row counts the leads received that day (by source, campaign and exclusivity, or by
 their rep) and what has come of them so far: a cohort, so cost per sale and rates are over
-the leads bought. The clock rebuilds the last ROLLUP_REFRESH_DAYS every few minutes and the
-last ROLLUP_NIGHTLY_DAYS once a night (an RQ job) (late sales and returns of older leads); a manager can
-rebuild any range from the dashboard (an RQ job). Writers are never slowed by the rollups.
+the leads bought. The clock rebuilds the last ROLLUP_REFRESH_DAYS every few minutes and
+queues an RQ job rebuilding the last ROLLUP_NIGHTLY_DAYS once a night (late sales and
+returns of older leads); a manager can rebuild any range from the dashboard (the same job).
+Writers are never slowed by the rollups.
 """
 
 import datetime
