@@ -12,6 +12,14 @@ class LeadlineAdminSite(admin.AdminSite):
     site_title = "Leadline admin"
     index_title = "Sources, leads, reps and compliance"
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.extra_views: list[tuple[str, object, str]] = []
+
+    def register_view(self, route: str, view, name: str) -> None:
+        """Serve a page of an app's own under the admin (staff only, as every admin page)."""
+        self.extra_views.append((route, view, name))
+
     def get_urls(self):
         # Django's shortcut looks the object up in its model's table; some models (django-rq's
         # dashboard) have none, and the query's error was a 500. It is a link to nothing: 404.
@@ -20,6 +28,10 @@ class LeadlineAdminSite(admin.AdminSite):
                 "r/<int:content_type_id>/<path:object_id>/",
                 self.admin_view(shortcut),
                 name="view_on_site",
+            ),
+            *(
+                path(route, self.admin_view(view), name=name)
+                for route, view, name in self.extra_views
             ),
             *super().get_urls(),
         ]

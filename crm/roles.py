@@ -36,6 +36,9 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("leads", "cadence"): ("view", "add", "change"),
         ("leads", "cadencestep"): ("view", "add", "change", "delete"),
         ("leads", "cadenceenrollment"): ("view",),
+        # The dashboard (leads.feedback.admin_dashboard) shows these rollups.
+        ("leads", "sourcedayrollup"): ("view",),
+        ("leads", "repdayrollup"): ("view",),
         ("auth", "user"): ("view", "add", "change"),
         ("django_celery_beat", "periodictask"): ("view", "add", "change", "delete"),
         # Locked-out sign-ins: deleting an attempt unlocks it.

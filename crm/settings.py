@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -286,7 +287,32 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_TICK_SECONDS),
         "options": {"expires": CLOCK_TICK_SECONDS * 2},
     },
+    # The dashboard's figures (leads.feedback.rollups): recent days often, older ones nightly.
+    "refresh-rollups": {
+        "task": "leads.tasks.refresh_rollups",
+        "schedule": float(env_int("ROLLUP_REFRESH_SECONDS", 300)),
+        "options": {"expires": env_int("ROLLUP_REFRESH_SECONDS", 300)},
+    },
+    "refresh-rollups-nightly": {
+        "task": "leads.tasks.refresh_rollups_nightly",
+        "schedule": crontab(minute=20, hour=0),
+    },
+    # Yesterday's (UTC) feedback file per source (leads.feedback.exports); once each.
+    "prepare-daily-feedback-files": {
+        "task": "leads.tasks.prepare_daily_feedback_files",
+        "schedule": 3600.0,
+        "options": {"expires": 3600},
+    },
 }
+# The dashboard's figures: the clock rebuilds the last ROLLUP_REFRESH_DAYS UTC days every
+# ROLLUP_REFRESH_SECONDS, and the last ROLLUP_NIGHTLY_DAYS (late sales, returns) each night.
+ROLLUP_REFRESH_SECONDS = env_int("ROLLUP_REFRESH_SECONDS", 300)
+ROLLUP_REFRESH_DAYS = env_int("ROLLUP_REFRESH_DAYS", 2)
+ROLLUP_NIGHTLY_DAYS = env_int("ROLLUP_NIGHTLY_DAYS", 35)
+# Feedback exports: a range whose rows (estimated by its events) exceed this is prepared as
+# a file by an RQ job instead of streamed, so it finishes within the web server's timeout.
+FEEDBACK_STREAM_MAX_ROWS = env_int("FEEDBACK_STREAM_MAX_ROWS", 1_000_000)
+FEEDBACK_MAX_RANGE_DAYS = env_int("FEEDBACK_MAX_RANGE_DAYS", 366)
 
 # RQ: the long jobs a person starts and watches. Without Redis the queues run synchronously
 # on an in-memory Redis (see crm.queues).

@@ -16,6 +16,7 @@ from leads.admin_forms import LeadAddForm, LeadReassignForm
 from leads.admin_workspace import ConversionInline, LeadNoteInline
 from leads.cadences import admin as cadence_admin  # noqa: F401 (registers its admins)
 from leads.fastlane import leads_fast_lane_retry
+from leads.feedback import admin_dashboard  # noqa: F401 (serves the dashboard)
 from leads.intake.service import leads_store
 from leads.models import (
     AssignmentReason,

@@ -6,6 +6,8 @@ from django.db import OperationalError, transaction
 from crm.sms import SmsTemporaryError
 from leads.cadences.engine import cadence_stop, cadences_finish, cadences_stop_for_addresses
 from leads.fastlane import leads_process, unprocessed_leads_process
+from leads.feedback.exports import feedback_daily_files_request
+from leads.feedback.rollups import rollups_refresh, rollups_refresh_nightly
 from leads.intake.handoff import new_leads_take
 from leads.models import Lead
 from leads.models.lead import OPEN_STATUSES
@@ -143,3 +145,21 @@ def stop_cadences_for_addresses(phones: list[str], emails: list[str], reason: st
 def finish_cadences() -> None:
     """The clock: mark finished the cadences with nothing left to do."""
     cadences_finish()
+
+
+@shared_task(ignore_result=True)
+def refresh_rollups() -> None:
+    """The clock: rebuild the dashboard's figures of the last few days."""
+    rollups_refresh()
+
+
+@shared_task(ignore_result=True)
+def refresh_rollups_nightly() -> None:
+    """The clock, nightly: queue the rebuild of older leads' figures (an RQ job)."""
+    rollups_refresh_nightly()
+
+
+@shared_task(ignore_result=True)
+def prepare_daily_feedback_files() -> None:
+    """The clock: queue yesterday's feedback file for each source with feedback."""
+    feedback_daily_files_request()

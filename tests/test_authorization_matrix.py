@@ -27,6 +27,7 @@ from leads.models import (
     Cadence,
     CadenceEnrollment,
     Conversion,
+    FeedbackFile,
     ImportRun,
     ScoringFactor,
     Touch,
@@ -98,6 +99,13 @@ KINDS = {
         "source": expect(200, 201, 422),  # the rep's lead again: a replay
         "other_source": expect(200, 201, 422),  # the same source_lead_id: never the first's lead
     },
+    # Feedback exports: a source's own leads only (leaks() checks the other source's answer).
+    "source_feedback": {
+        **everyone(NO_KEY),
+        "source": expect(200, 202, 422),
+        "other_source": expect(200, 202, 422),
+    },
+    "source_file": {**everyone(NO_KEY), "source": expect(200, 409), "other_source": expect(404)},
     "public": everyone(ANSWERS),
     "rq_stats": {**everyone(NO_KEY), "manager": expect(200)},  # or the RQ_API_TOKEN
     "signed_webhook": everyone(FORBIDDEN),  # unsigned, DEBUG off: refused whoever asks
@@ -112,6 +120,8 @@ RULES = (
     (r"admin/", "admin"),
     (r"api/v1/(schema|docs)/", "public"),
     (r"api/v1/leads/", "vendor_api"),
+    (r"api/v1/feedback/files/<str:file_id>/", "source_file"),
+    (r"api/v1/feedback/", "source_feedback"),
     (r"leads/<int:lead_id>/call/<int:attempt_id>/outcome/", "own_call"),
     (r"leads/<int:lead_id>/cadence/<slug:action>/", "own_lead"),  # pause, resume
     (r"leads/<int:lead_id>/", "own_lead"),
@@ -282,6 +292,7 @@ class World:
             "url": "no-such-page/",
             "id": rep.pk,
             "run_id": self.objects["leads.importrun"].pk,
+            "file_id": FeedbackFile.objects.create(source=source, since=now, until=now).pk,
             "import_id": uuid.uuid4(),
             "content_type_id": ContentType.objects.get_for_model(source).pk,
             "queue_index": 0,
@@ -397,6 +408,13 @@ def leaks(persona: str, kind: str, response, world: World) -> str:
     """Say what a response shows that this persona must never see, or ""."""
     if persona not in ("rep", "manager") and MARKER.encode() in response.content:
         return f"shows the rep's lead ({MARKER})"
+    feedback = kind in ("source_feedback", "source_file")
+    if (
+        persona == "other_source"
+        and feedback
+        and world.lead.source_lead_id.encode() in response.content
+    ):
+        return "shows the first source's lead"
     if persona == "other_source" and kind == "vendor_api":
         answer = json.loads(response.content or b"null")
         if world.lead.pk in _lead_ids(answer):

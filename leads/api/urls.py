@@ -1,11 +1,25 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from leads.api.feedback import (
+    FeedbackExportView,
+    FeedbackFileDownloadView,
+    FeedbackFileListView,
+    FeedbackFileView,
+)
 from leads.api.views import LeadBatchIntakeView, LeadIntakeView
 
 urlpatterns = [
     path("leads/", LeadIntakeView.as_view(), name="api_lead_create"),
     path("leads/batch/", LeadBatchIntakeView.as_view(), name="api_lead_batch_create"),
+    path("feedback/", FeedbackExportView.as_view(), name="api_feedback_export"),
+    path("feedback/files/", FeedbackFileListView.as_view(), name="api_feedback_files"),
+    path("feedback/files/<str:file_id>/", FeedbackFileView.as_view(), name="api_feedback_file"),
+    path(
+        "feedback/files/<str:file_id>/download/",
+        FeedbackFileDownloadView.as_view(),
+        name="api_feedback_file_download",
+    ),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_docs"),
 ]

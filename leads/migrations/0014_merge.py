@@ -7,6 +7,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("leads", "0013_cadences"),
         ("leads", "0013_voice"),
+        ("leads", "0013_reports"),
     ]
 
     operations = []

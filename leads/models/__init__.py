@@ -26,6 +26,7 @@ from leads.models.intake import ImportRun, ImportStatus, SourceDailyCount
 from leads.models.lead import Lead, LeadStatus, PhoneType
 from leads.models.note import LeadNote
 from leads.models.rep import RepProfile
+from leads.models.rollup import RepDayRollup, SourceDayRollup
 from leads.models.scoring import ScoringFactor
 from leads.models.source import Exclusivity, LeadSource, Pricing, ReturnReason
 from leads.models.touch import SENT_CHANNELS, Touch, TouchStatus
@@ -63,12 +64,14 @@ __all__ = [
     "LeadStatus",
     "PhoneType",
     "Pricing",
+    "RepDayRollup",
     "RepProfile",
     "ReturnOrigin",
     "ReturnReason",
     "ReturnStatus",
     "ScoringFactor",
     "SourceDailyCount",
+    "SourceDayRollup",
     "StepChannel",
     "StepDelayFrom",
     "Touch",

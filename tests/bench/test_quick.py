@@ -26,6 +26,7 @@ QUICK_DATABASE = "leadline_bench_quick"
 OWN_QUICK_DATABASES = {
     "queue.py": "leadline_bench_queue_quick",
     "cadence.py": "leadline_bench_cadence_quick",  # it empties its database of leads
+    "feedback.py": "leadline_bench_feedback_quick",
 }
 QUICK_REDIS_DB = 14
 
@@ -60,6 +61,15 @@ BENCHMARKS = {
         "decisions/s",
         "decide, one at a time",
         "first reason per decision",
+    ],
+    "feedback.py": [
+        "Feedback benchmark, ",
+        "Feedback export of ",
+        "API over HTTP (gunicorn, streamed): ",
+        "bare COPY (same query) TO STDOUT (baseline): ",
+        "rollup rebuild of 31 days: ",
+        "dashboard page (median of ",
+        "bare aggregate over the rollups (baseline): ",
     ],
     "queue.py": [
         "Queue benchmark, ",

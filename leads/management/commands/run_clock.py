@@ -1,5 +1,6 @@
 """Tick the clock in this process: the embedded default's stand-in for Celery beat."""
 
+import datetime
 import logging
 import time
 
@@ -8,6 +9,8 @@ from django.core.management.base import BaseCommand
 
 from leads.cadences.engine import cadences_finish
 from leads.fastlane import unprocessed_leads_process
+from leads.feedback.exports import feedback_daily_files_request
+from leads.feedback.rollups import rollups_refresh, rollups_refresh_nightly
 from leads.touches import due_touches_dispatch
 from leads.voice.bridge import bridge_touches_dispatch, stale_bridges_settle
 from leads.workspace.alerts import due_callbacks_alert
@@ -35,6 +38,9 @@ class Command(BaseCommand):
         parser.add_argument("--once", action="store_true", help="Tick once and exit.")
 
     def handle(self, *args, every, once, **options):
+        # The slower rounds (as Celery beat's longer intervals): when each last ran.
+        last_rollups = last_daily_files = float("-inf")
+        nightly_done_for = None
         while True:
             queued = due_touches_dispatch()
             if queued:
@@ -79,6 +85,21 @@ class Command(BaseCommand):
                 cadences_finish()
             except Exception:
                 logger.exception("Finishing cadences failed")
+            now = time.monotonic()
+            try:
+                if now - last_rollups >= settings.ROLLUP_REFRESH_SECONDS:
+                    last_rollups = now
+                    rollups_refresh()
+                today = datetime.datetime.now(datetime.UTC).date()
+                if nightly_done_for != today:
+                    nightly_done_for = today
+                    rollups_refresh_nightly()
+                if now - last_daily_files >= 3600:
+                    last_daily_files = now
+                    if files := feedback_daily_files_request():
+                        self.stdout.write(f"Queued {files} daily feedback file(s).")
+            except Exception:
+                logger.exception("Refreshing the dashboard's figures or the feedback files failed")
             if once:
                 return
             time.sleep(every)

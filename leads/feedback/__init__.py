@@ -1,0 +1,1 @@
+"""Feedback to lead sources and the figures managers read: exports, rollups, the dashboard."""
