@@ -20,6 +20,7 @@ from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from compliance.models import ConsentRecord
+from leads.feedback.returns import returns_auto_for_duplicate
 from leads.models import Lead
 from leads.scoring import lead_score
 from leads.workspace.queue import leads_queue_refresh
@@ -79,6 +80,7 @@ def lead_process(*, lead_id: int) -> bool:
         lead_route(lead=lead, at=lead.processed_at)
         leads_queue_refresh(leads=[lead], at=lead.processed_at)
         sla_clock_start(lead=lead, sla_minutes=lead.source.sla_minutes)
+        returns_auto_for_duplicate(lead=lead)
     return True
 
 

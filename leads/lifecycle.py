@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from leads.feedback.outbox import conversion_feedback_record
 from leads.models import (
     ContactAttempt,
     Conversion,
@@ -77,7 +78,8 @@ def conversion_record(
     recorded_by=None,
     attempt: ContactAttempt | None = None,
 ) -> Conversion:
-    """Record one step of the lead toward a sale, and move its status and contact time."""
+    """Record one step of the lead toward a sale, move its status and contact time, and
+    write the feedback event for its source (in the same transaction)."""
     now = timezone.now()
     occurred_at = occurred_at or now
     if kind not in ConversionKind.values:
@@ -109,6 +111,7 @@ def conversion_record(
     ):
         lead.first_contact_at = occurred_at
     status_advance(lead=lead, target=STATUS_OF_CONVERSION[kind])
+    conversion_feedback_record(conversion=conversion)
     return conversion
 
 
