@@ -160,9 +160,9 @@ def return_request(
 
 def return_mark_sent(*, lead_return: LeadReturn, by=None) -> None:
     """Note that the return was sent to the source (by email, its portal)."""
-    updated = LeadReturn.objects.filter(
-        pk=lead_return.pk, status=ReturnStatus.REQUESTED
-    ).update(status=ReturnStatus.SENT)
+    updated = LeadReturn.objects.filter(pk=lead_return.pk, status=ReturnStatus.REQUESTED).update(
+        status=ReturnStatus.SENT
+    )
     if not updated:
         raise ReturnError("status", "Only a requested return can be marked sent.", ALREADY_DECIDED)
     lead_return.status = ReturnStatus.SENT
