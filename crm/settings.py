@@ -273,7 +273,20 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(CLOCK_TICK_SECONDS),
         "options": {"expires": CLOCK_TICK_SECONDS * 2},
     },
+    # Feedback webhooks that are due (leads.feedback.webhooks).
+    "dispatch-feedback-deliveries": {
+        "task": "leads.tasks.dispatch_feedback_deliveries",
+        "schedule": float(CLOCK_TICK_SECONDS),
+        "options": {"expires": CLOCK_TICK_SECONDS * 2},
+    },
 }
+# Feedback webhooks: each POST's timeout; events per task; events claimed per tick; how long
+# a claimed event is leased to its task; how long a failing event is retried.
+FEEDBACK_TIMEOUT_SECONDS = env_int("FEEDBACK_TIMEOUT_SECONDS", 5)
+FEEDBACK_BATCH_SIZE = env_int("FEEDBACK_BATCH_SIZE", 100)
+FEEDBACK_DISPATCH_LIMIT = env_int("FEEDBACK_DISPATCH_LIMIT", 2000)
+FEEDBACK_LEASE_SECONDS = env_int("FEEDBACK_LEASE_SECONDS", 600)
+FEEDBACK_RETRY_HOURS = env_int("FEEDBACK_RETRY_HOURS", 25)
 
 # RQ: the long jobs a person starts and watches. Without Redis the queues run synchronously
 # on an in-memory Redis (see crm.queues).

@@ -5,6 +5,7 @@ from django.db import OperationalError, transaction
 
 from crm.sms import SmsTemporaryError
 from leads.fastlane import leads_process, unprocessed_leads_process
+from leads.feedback.webhooks import feedback_deliveries_dispatch, feedback_events_deliver
 from leads.intake.handoff import new_leads_take
 from leads.models import Lead
 from leads.models.lead import OPEN_STATUSES
@@ -96,3 +97,16 @@ def rescore_lead(lead_id: int) -> None:
         lead_rescore(lead=lead)
         if lead.status in OPEN_STATUSES:
             leads_queue_refresh(leads=[lead])
+
+
+@shared_task(ignore_result=True)
+def dispatch_feedback_deliveries() -> None:
+    """The clock: claim the feedback webhooks that are due and queue them for posting."""
+    feedback_deliveries_dispatch()
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def deliver_feedback_events(event_ids: list[int], lease: str | None = None) -> None:
+    """POST one source's batch of feedback events; failures wait in the outbox for the
+    clock (never in the broker), so this task is not retried."""
+    feedback_events_deliver(event_ids=event_ids, lease=lease)

@@ -7,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from leads.fastlane import unprocessed_leads_process
+from leads.feedback.webhooks import feedback_deliveries_dispatch
 from leads.touches import due_touches_dispatch
 from leads.workspace.alerts import due_callbacks_alert
 from leads.workspace.queue import stale_windows_refresh
@@ -66,6 +67,13 @@ class Command(BaseCommand):
             else:
                 if rung:
                     self.stdout.write(f"Told reps of {rung} callback(s) now due.")
+            try:
+                posted = feedback_deliveries_dispatch()
+            except Exception:
+                logger.exception("Posting the due feedback webhooks failed")
+            else:
+                if posted:
+                    self.stdout.write(f"Posted {posted} feedback event(s) to sources.")
             if once:
                 return
             time.sleep(every)
