@@ -1,6 +1,7 @@
 from django.urls import path
 
 from leads import views
+from leads.feedback import views as feedback_views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -15,6 +16,11 @@ urlpatterns = [
         name="lead_do_not_contact",
     ),
     path("leads/<int:lead_id>/", views.lead_detail, name="lead_detail"),
+    path(
+        "leads/<int:lead_id>/return/",
+        feedback_views.lead_return_request,
+        name="lead_return_request",
+    ),
     path(
         "leads/<int:lead_id>/stop/<slug:kind>/",
         views.lead_stop_request,

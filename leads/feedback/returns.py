@@ -83,9 +83,10 @@ def _cap_check(source: LeadSource, at: datetime.datetime) -> None:
     )
     allowed = source.return_cap_percent * leads / Decimal(100)
     if returns >= allowed:
+        percent = f"{float(source.return_cap_percent):g}%"
         raise ReturnError(
             "lead",
-            f"{OVER_RETURN_CAP}: {source.name} takes back at most {source.return_cap_percent}% "
+            f"{OVER_RETURN_CAP}: {source.name} takes back at most {percent} "
             f"of a month's leads ({allowed:.1f} of {leads} this month); {returns} "
             "already asked.",
             OVER_RETURN_CAP,
