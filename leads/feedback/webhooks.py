@@ -14,8 +14,11 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import threading
 import time
+import urllib.request
+from collections import defaultdict
 from dataclasses import dataclass
 
 import requests
@@ -66,6 +69,11 @@ def http_session() -> requests.Session:
     session = getattr(_local, "session", None)
     if session is None:
         session = requests.Session()
+        # The environment's proxies and CA bundle, read once: requests reads the whole
+        # environment on every request otherwise, a third of a delivery's own time.
+        session.proxies = urllib.request.getproxies()
+        session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or True
+        session.trust_env = False
         adapter = HTTPAdapter(pool_connections=32, pool_maxsize=8, max_retries=0)
         session.mount("http://", adapter)
         session.mount("https://", adapter)
@@ -238,11 +246,7 @@ def feedback_events_deliver(*, event_ids: list[int], lease: str | None = None) -
         )
         event.last_status_code = outcome.status_code
         if outcome.delivered:
-            event.status, event.delivered_at, event.next_attempt_at = (
-                DeliveryStatus.DELIVERED,
-                now,
-                None,
-            )
+            event.status, event.next_attempt_at = DeliveryStatus.DELIVERED, None
             delivered += 1
         else:
             run_start = _run_start(event, now)
@@ -256,13 +260,29 @@ def feedback_events_deliver(*, event_ids: list[int], lease: str | None = None) -
                 unreachable_until = retry_at
         event.attempts += 1
         changed.append(event)
+    _record(deliveries, changed)
+    return delivered
+
+
+def _record(deliveries: list[FeedbackDelivery], changed: list[FeedbackEvent]) -> None:
+    """Write the attempts, and the events' new state in as few UPDATEs as there are
+    outcomes (a batch's events mostly share one): a CASE per event and field cost more
+    than the posting."""
+    outcomes = defaultdict(list)
+    for event in changed:
+        key = (event.status, event.attempts, event.next_attempt_at, event.last_status_code)
+        outcomes[key].append(event.pk)
+    recorded_at = timezone.now()
     with transaction.atomic():
         FeedbackDelivery.objects.bulk_create(deliveries)
-        FeedbackEvent.objects.bulk_update(
-            changed,
-            ["status", "attempts", "next_attempt_at", "last_status_code", "delivered_at"],
-        )
-    return delivered
+        for (status, attempts, next_attempt_at, code), ids in outcomes.items():
+            FeedbackEvent.objects.filter(pk__in=ids).update(
+                status=status,
+                attempts=attempts,
+                next_attempt_at=next_attempt_at,
+                last_status_code=code,
+                delivered_at=recorded_at if status == DeliveryStatus.DELIVERED else None,
+            )
 
 
 # --- What managers do ------------------------------------------------------------------------

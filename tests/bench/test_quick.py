@@ -23,7 +23,11 @@ ROOT = Path(__file__).resolve().parents[2]
 QUICK_DATABASE = "leadline_bench_quick"
 # queue.py sets every open lead's queue afresh and deletes what its claims wrote: in a database
 # of its own, it never meets the other benchmarks' leads.
-OWN_QUICK_DATABASES = {"queue.py": "leadline_bench_queue_quick"}
+OWN_QUICK_DATABASES = {
+    "queue.py": "leadline_bench_queue_quick",
+    # Deletes and reloads its sources' events each run: never among the others' feedback.
+    "feedback_webhooks.py": "leadline_bench_webhooks_quick",
+}
 QUICK_REDIS_DB = 14
 
 # script: the lines of figures it must print
@@ -58,6 +62,12 @@ BENCHMARKS = {
         "claims/s, no pause, claim + call_start",
         "double claims",
         "SQL statements, lead page short / medium / long history",
+    ],
+    "feedback_webhooks.py": [
+        "Feedback webhooks benchmark, ",
+        "bare loop, one process, same bodies signed (baseline):",
+        "Leadline, 1 process(es), dispatch + deliver + record:",
+        "0 posted twice, 0 bad signatures, 0 out of order",
     ],
 }
 
