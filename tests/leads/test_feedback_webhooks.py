@@ -322,3 +322,35 @@ def test_a_return_and_its_decision_are_events_with_the_reason(clock, receiver, h
         ("lead.returned", "fraud"),
         ("return.accepted", "fraud"),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_posts_what_the_clock_dispatched(receiver):
+    import os
+    import time
+    import uuid
+
+    from celery.contrib.testing.worker import start_worker
+    from django.conf import settings
+
+    from crm.celery import app as celery_app
+    from tests.conftest import require_service
+
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL")
+    source = LeadSourceFactory(feedback_webhook_url=receiver.url)
+    events = [event(LeadFactory(source=source)) for _ in range(3)]
+    queue = f"test-feedback-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{uuid.uuid4().hex}"
+    celery_app.conf.task_default_queue = queue
+    try:
+        with start_worker(celery_app, perform_ping_check=False, queues=[queue]):
+            assert feedback_deliveries_dispatch() == 3
+            receiver.wait_for(3, timeout=20)
+            delivered = FeedbackEvent.objects.filter(status=DeliveryStatus.DELIVERED)
+            deadline = time.monotonic() + 20
+            while delivered.count() < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+    finally:
+        celery_app.conf.task_default_queue = "celery"
+
+    assert sorted(json.loads(r.body)["id"] for r in receiver.requests) == [e.pk for e in events]
+    assert delivered.count() == 3
