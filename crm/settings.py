@@ -287,6 +287,8 @@ FEEDBACK_BATCH_SIZE = env_int("FEEDBACK_BATCH_SIZE", 100)
 FEEDBACK_DISPATCH_LIMIT = env_int("FEEDBACK_DISPATCH_LIMIT", 2000)
 FEEDBACK_LEASE_SECONDS = env_int("FEEDBACK_LEASE_SECONDS", 600)
 FEEDBACK_RETRY_HOURS = env_int("FEEDBACK_RETRY_HOURS", 25)
+# A delivery task stops posting after this long, well inside Celery's time limits.
+FEEDBACK_TASK_SECONDS = env_int("FEEDBACK_TASK_SECONDS", CELERY_TASK_SOFT_TIME_LIMIT // 2)
 
 # RQ: the long jobs a person starts and watches. Without Redis the queues run synchronously
 # on an in-memory Redis (see crm.queues).

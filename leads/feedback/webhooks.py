@@ -216,9 +216,16 @@ def feedback_events_deliver(*, event_ids: list[int], lease: str | None = None) -
     )
     deliveries, changed, delivered = [], [], 0
     unreachable_until = None
+    # Within the task's time limit, however slowly the receiver answers: what is left goes
+    # back to the clock at once, with no attempt counted.
+    stop_at = time.monotonic() + settings.FEEDBACK_TASK_SECONDS
     for event in events:
         source: LeadSource = event.source
         now = timezone.now()
+        if time.monotonic() > stop_at:
+            event.next_attempt_at = now
+            changed.append(event)
+            continue
         if not source.feedback_webhook_url:
             event.status, event.next_attempt_at = DeliveryStatus.NOT_SENT, None
             changed.append(event)

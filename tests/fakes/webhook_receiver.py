@@ -17,8 +17,9 @@ class Received:
 class WebhookReceiver:
     """Listen on 127.0.0.1 at a free port; answer 200 unless told otherwise.
 
-    `fail(n, status)` answers the next n requests with that status; `hang(n, seconds)`
-    makes the next n wait that long before answering (past a client's timeout).
+    `fail(n, status)` answers the next n requests with that status; `slow(n, seconds)`
+    answers the next n 200 after that long; `hang(n, seconds)` makes the next n wait that
+    long and close without answering (past a client's timeout).
     """
 
     def __init__(self):
@@ -39,6 +40,9 @@ class WebhookReceiver:
                     receiver._record(self, body, None)
                     self.close_connection = True
                     return
+                if action == "slow":
+                    receiver._stop.wait(value)
+                    action, value = "status", 200
                 status = int(value)
                 receiver._record(self, body, status)
                 self.send_response(status)
@@ -68,6 +72,11 @@ class WebhookReceiver:
     def fail(self, times: int, status: int = 500) -> None:
         with self._lock:
             self._plan += [("status", status)] * times
+
+    def slow(self, times: int, seconds: float) -> None:
+        """Answer the next n requests 200, each after this long."""
+        with self._lock:
+            self._plan += [("slow", seconds)] * times
 
     def hang(self, times: int, seconds: float) -> None:
         with self._lock:

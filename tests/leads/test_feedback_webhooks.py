@@ -354,3 +354,22 @@ def test_a_real_worker_posts_what_the_clock_dispatched(receiver):
 
     assert sorted(json.loads(r.body)["id"] for r in receiver.requests) == [e.pk for e in events]
     assert delivered.count() == 3
+
+
+def test_a_slow_receiver_cannot_keep_a_task_past_its_time(clock, receiver, hooked, tick, settings):
+    settings.FEEDBACK_TASK_SECONDS = 0.3
+    receiver.slow(100, seconds=0.2)
+    for _ in range(5):
+        event(LeadFactory(source=hooked))
+
+    tick()
+
+    delivered = FeedbackEvent.objects.filter(status=DeliveryStatus.DELIVERED).count()
+    assert 1 <= delivered <= 3
+    # The rest go back to the clock, due now, no attempt counted: the next tick takes them.
+    left = FeedbackEvent.objects.exclude(status=DeliveryStatus.DELIVERED)
+    assert all(e.attempts == 0 and e.next_attempt_at <= timezone.now() for e in left)
+    assert FeedbackDelivery.objects.count() == delivered
+    while FeedbackEvent.objects.exclude(status=DeliveryStatus.DELIVERED).exists():
+        tick()
+    assert len(receiver.requests) == 5
