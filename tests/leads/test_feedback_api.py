@@ -239,3 +239,36 @@ def test_the_schema_documents_both_endpoints(client):
     schema = client.get("/api/v1/schema/?format=json").json()
     assert "/api/v1/conversions/" in schema["paths"] and "/api/v1/returns/" in schema["paths"]
     assert "ApiToken" in schema["components"]["securitySchemes"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"lead": LEAD, "reason": "fraud", "note": "bad\x00note"}, "note"),
+        ({"lead": LEAD, "reason": "fraud", "note": "\ud800"}, "note"),
+        ({"lead": LEAD, "reason": "fraud", "note": ["x"]}, "note"),
+        ({"lead": LEAD, "reason": 7}, "reason"),
+        ({"lead": LEAD, "reason": None}, "reason"),
+        ({"lead": "12abc", "reason": "fraud"}, "lead"),
+        ({"lead": -1, "reason": "fraud"}, "lead"),
+        ({"lead": 1.5, "reason": "fraud"}, "lead"),
+        ({"source": ["x"], "source_lead_id": "L", "reason": "fraud"}, "source"),
+        ({"source": "sunpath", "source_lead_id": "x" * 101, "reason": "fraud"}, "source_lead_id"),
+    ],
+)
+def test_bad_returns_are_422_naming_the_field(client, token, source, body, field):
+    lead = LeadFactory(source=source)
+    body = {name: lead.pk if value is LEAD else value for name, value in body.items()}
+
+    response = post(client, RETURNS, body, token)
+
+    assert response.status_code == 422, response.content
+    assert field in response.json()["errors"], response.json()
+    assert not LeadReturn.objects.exists() and not FeedbackEvent.objects.exists()
+
+
+def test_a_return_by_the_sources_own_lead_id(client, token, source):
+    lead = LeadFactory(source=source, source_lead_id="SP-9")
+    body = {"source": "sunpath", "source_lead_id": "SP-9", "reason": "duplicate"}
+    response = post(client, RETURNS, body, token)
+    assert response.status_code == 201 and response.json()["lead"] == lead.pk
