@@ -101,7 +101,7 @@ class LeadSourceAdmin(SimpleHistoryAdmin):
             {
                 "fields": ("feedback_webhook_url", "shares_revenue"),
                 "description": "Webhooks are signed with the source's signing secret, shown "
-                "once: use the 'Rotate signing secret' action on the list to issue a new one.",
+                "once: use the 'Rotate webhook signing secret' action on the list for a new one.",
             },
         ),
         (
@@ -121,7 +121,10 @@ class LeadSourceAdmin(SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
 
     def response_add(self, request, obj, post_url_continue=None):
-        return _show_new_keys(request, [(obj, obj.new_api_key)])
+        response = _show_new_keys(request, [(obj, obj.new_api_key)])
+        # A new source's webhook secret is shown this once too, beside its key.
+        response.context_data["show_signing_secrets"] = bool(obj.feedback_webhook_url)
+        return response
 
     @admin.action(description="Rotate API key (the old key stops working at once)")
     def rotate_api_keys(self, request, queryset):

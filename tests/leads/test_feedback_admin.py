@@ -96,3 +96,27 @@ def test_a_rep_cannot_reach_the_feedback_admin(client, rep):
     client.force_login(rep)
     response = client.get(reverse("admin:leads_leadreturn_changelist"))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_adding_a_source_with_a_feedback_url_shows_its_secret_beside_its_key(client, manager):
+    client.force_login(manager)
+    response = client.post(
+        reverse("admin:leads_leadsource_add"),
+        {
+            "name": "Prime Leads",
+            "slug": "prime-leads",
+            "is_active": "on",
+            "pricing": "fixed",
+            "price_per_lead": "31.00",
+            "exclusivity": "exclusive",
+            "return_window_days": "5",
+            "allowed_return_reasons": '["duplicate"]',
+            "accepted_states": "[]",
+            "accepted_products": "[]",
+            "feedback_webhook_url": "https://prime.example/hook",
+        },
+    )
+
+    source = LeadSource.objects.get(slug="prime-leads")
+    shown = re.search(r'class="signing-secret">([\w-]+)<', response.content.decode()).group(1)
+    assert shown == source.webhook_signing_secret
