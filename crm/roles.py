@@ -16,6 +16,7 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("leads", "touch"): ("view", "add"),
         ("leads", "conversion"): ("view", "add"),
         ("leads", "leadnote"): ("view", "add"),
+        ("leads", "leadreturn"): ("view", "add"),
     },
     MANAGER: {
         ("leads", "leadsource"): ("view", "add", "change", "delete"),
@@ -32,6 +33,11 @@ ROLE_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("leads", "conversion"): ("view", "add"),
         ("leads", "leadnote"): ("view", "add"),
         ("leads", "alert"): ("view",),
+        # Returns are decided (accepted, rejected) by admin actions needing "change".
+        ("leads", "leadreturn"): ("view", "add", "change"),
+        ("leads", "feedbackevent"): ("view", "change"),  # change: re-send
+        ("leads", "feedbackdelivery"): ("view",),
+        ("leads", "apitoken"): ("view", "change"),  # change: revoke
         ("leads", "scoringfactor"): ("view", "add", "change"),
         ("leads", "cadence"): ("view", "add", "change"),
         ("leads", "cadencestep"): ("view", "add", "change", "delete"),

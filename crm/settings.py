@@ -303,6 +303,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"expires": 3600},
     },
+    # Feedback webhooks that are due (leads.feedback.webhooks).
+    "dispatch-feedback-deliveries": {
+        "task": "leads.tasks.dispatch_feedback_deliveries",
+        "schedule": float(CLOCK_TICK_SECONDS),
+        "options": {"expires": CLOCK_TICK_SECONDS * 2},
+    },
 }
 # The dashboard's figures: the clock rebuilds the last ROLLUP_REFRESH_DAYS UTC days every
 # ROLLUP_REFRESH_SECONDS, and the last ROLLUP_NIGHTLY_DAYS (late sales, returns) each night.
@@ -313,6 +319,15 @@ ROLLUP_NIGHTLY_DAYS = env_int("ROLLUP_NIGHTLY_DAYS", 35)
 # a file by an RQ job instead of streamed, so it finishes within the web server's timeout.
 FEEDBACK_STREAM_MAX_ROWS = env_int("FEEDBACK_STREAM_MAX_ROWS", 1_000_000)
 FEEDBACK_MAX_RANGE_DAYS = env_int("FEEDBACK_MAX_RANGE_DAYS", 366)
+# Feedback webhooks: each POST's timeout; events per task; events claimed per tick; how long
+# a claimed event is leased to its task; how long a failing event is retried.
+FEEDBACK_TIMEOUT_SECONDS = env_int("FEEDBACK_TIMEOUT_SECONDS", 5)
+FEEDBACK_BATCH_SIZE = env_int("FEEDBACK_BATCH_SIZE", 100)
+FEEDBACK_DISPATCH_LIMIT = env_int("FEEDBACK_DISPATCH_LIMIT", 2000)
+FEEDBACK_LEASE_SECONDS = env_int("FEEDBACK_LEASE_SECONDS", 600)
+FEEDBACK_RETRY_HOURS = env_int("FEEDBACK_RETRY_HOURS", 25)
+# A delivery task stops posting after this long, well inside Celery's time limits.
+FEEDBACK_TASK_SECONDS = env_int("FEEDBACK_TASK_SECONDS", CELERY_TASK_SOFT_TIME_LIMIT // 2)
 
 # RQ: the long jobs a person starts and watches. Without Redis the queues run synchronously
 # on an in-memory Redis (see crm.queues).

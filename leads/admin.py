@@ -17,6 +17,8 @@ from leads.admin_workspace import ConversionInline, LeadNoteInline
 from leads.cadences import admin as cadence_admin  # noqa: F401 (registers its admins)
 from leads.fastlane import leads_fast_lane_retry
 from leads.feedback import admin_dashboard  # noqa: F401 (serves the dashboard)
+from leads.feedback.admin import LeadReturnInline
+from leads.feedback.webhooks import source_signing_secret_rotate
 from leads.intake.service import leads_store
 from leads.models import (
     AssignmentReason,
@@ -67,15 +69,44 @@ class LeadSourceAdmin(SimpleHistoryAdmin):
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ("api_key_hint", "api_key_rotated_at", "created_at", "updated_at")
-    actions = ("rotate_api_keys", "pause_sources", "resume_sources")
+    actions = ("rotate_api_keys", "rotate_signing_secrets", "pause_sources", "resume_sources")
     fieldsets = (
         (None, {"fields": ("name", "slug", "is_active")}),
-        ("Pricing and returns", {"fields": ("price_per_lead", "exclusivity")}),
-        ("Returns", {"fields": ("return_window_days", "allowed_return_reasons")}),
+        (
+            "Pricing",
+            {
+                "fields": (
+                    "pricing",
+                    "price_per_lead",
+                    "price_floor",
+                    "price_ceiling",
+                    "exclusivity",
+                )
+            },
+        ),
+        (
+            "Returns",
+            {
+                "fields": (
+                    "return_window_days",
+                    "allowed_return_reasons",
+                    "return_cap_percent",
+                    "auto_return_duplicates",
+                    "auto_return_invalid",
+                )
+            },
+        ),
         ("What this source may send", {"fields": ("accepted_states", "accepted_products")}),
         ("Caps", {"fields": ("daily_cap",)}),
         ("Follow-up", {"fields": ("cadence",)}),
-        ("Feedback", {"fields": ("feedback_webhook_url", "webhook_signing_secret")}),
+        (
+            "Feedback",
+            {
+                "fields": ("feedback_webhook_url", "shares_revenue"),
+                "description": "Webhooks are signed with the source's signing secret, shown "
+                "once: use the 'Rotate webhook signing secret' action on the list for a new one.",
+            },
+        ),
         (
             "API key",
             {
@@ -93,11 +124,29 @@ class LeadSourceAdmin(SimpleHistoryAdmin):
         super().save_model(request, obj, form, change)
 
     def response_add(self, request, obj, post_url_continue=None):
-        return _show_new_keys(request, [(obj, obj.new_api_key)])
+        response = _show_new_keys(request, [(obj, obj.new_api_key)])
+        # A new source's webhook secret is shown this once too, beside its key.
+        response.context_data["show_signing_secrets"] = bool(obj.feedback_webhook_url)
+        return response
 
     @admin.action(description="Rotate API key (the old key stops working at once)")
     def rotate_api_keys(self, request, queryset):
         return _show_new_keys(request, [(s, source_key_rotate(source=s)) for s in queryset])
+
+    @admin.action(description="Rotate webhook signing secret (shown once)")
+    def rotate_signing_secrets(self, request, queryset):
+        return TemplateResponse(
+            request,
+            "admin/leads/leadsource/signing_secrets.html",
+            {
+                **admin.site.each_context(request),
+                "title": "New webhook signing secrets",
+                "secrets_by_source": [
+                    (source, source_signing_secret_rotate(source=source)) for source in queryset
+                ],
+                "opts": LeadSource._meta,
+            },
+        )
 
     @admin.action(description="Pause: refuse new leads from these sources")
     def pause_sources(self, request, queryset):
@@ -260,6 +309,7 @@ class LeadAdmin(SimpleHistoryAdmin):
         ConsentRecordInline,
         ContactAttemptInline,
         ConversionInline,
+        LeadReturnInline,
         LeadNoteInline,
         LeadAssignmentInline,
     )

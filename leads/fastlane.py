@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from compliance.models import ConsentRecord
 from leads.cadences.engine import cadence_start
+from leads.feedback.returns import returns_auto_for_duplicate
 from leads.models import Lead
 from leads.scoring import lead_score
 from leads.workspace.queue import leads_queue_refresh
@@ -83,6 +84,7 @@ def lead_process(*, lead_id: int) -> bool:
         cadence_start(lead=lead, at=lead.processed_at)
         leads_queue_refresh(leads=[lead], at=lead.processed_at)
         sla_clock_start(lead=lead, sla_minutes=lead.source.sla_minutes)
+        returns_auto_for_duplicate(lead=lead)
     return True
 
 

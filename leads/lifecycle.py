@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from leads.cadences.engine import cadence_stop
+from leads.feedback.outbox import conversion_feedback_record
 from leads.models import (
     ContactAttempt,
     Conversion,
@@ -97,7 +98,8 @@ def conversion_record(
     recorded_by=None,
     attempt: ContactAttempt | None = None,
 ) -> Conversion:
-    """Record one step of the lead toward a sale, and move its status and contact time."""
+    """Record one step of the lead toward a sale, move its status and contact time, and
+    write the feedback event for its source (in the same transaction)."""
     now = timezone.now()
     occurred_at = occurred_at or now
     if kind not in ConversionKind.values:
@@ -130,6 +132,7 @@ def conversion_record(
         lead.first_contact_at = occurred_at
     cadence_stop(lead=lead, reason=CADENCE_STOP_OF_CONVERSION[kind])
     status_advance(lead=lead, target=STATUS_OF_CONVERSION[kind])
+    conversion_feedback_record(conversion=conversion)
     return conversion
 
 

@@ -8,6 +8,7 @@ from leads.cadences.engine import cadence_stop, cadences_finish, cadences_stop_f
 from leads.fastlane import leads_process, unprocessed_leads_process
 from leads.feedback.exports import feedback_daily_files_request
 from leads.feedback.rollups import rollups_refresh, rollups_refresh_nightly
+from leads.feedback.webhooks import feedback_deliveries_dispatch, feedback_events_deliver
 from leads.intake.handoff import new_leads_take
 from leads.models import Lead
 from leads.models.lead import OPEN_STATUSES
@@ -163,3 +164,16 @@ def refresh_rollups_nightly() -> None:
 def prepare_daily_feedback_files() -> None:
     """The clock: queue yesterday's feedback file for each source with feedback."""
     feedback_daily_files_request()
+
+
+@shared_task(ignore_result=True)
+def dispatch_feedback_deliveries() -> None:
+    """The clock: claim the feedback webhooks that are due and queue them for posting."""
+    feedback_deliveries_dispatch()
+
+
+@shared_task(ignore_result=True, acks_late=True)
+def deliver_feedback_events(event_ids: list[int], lease: str | None = None) -> None:
+    """POST one source's batch of feedback events; failures wait in the outbox for the
+    clock (never in the broker), so this task is not retried."""
+    feedback_events_deliver(event_ids=event_ids, lease=lease)

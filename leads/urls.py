@@ -22,6 +22,11 @@ urlpatterns = [
         name="lead_evidence_download",
     ),
     path(
+        "leads/<int:lead_id>/return/",
+        feedback_views.lead_return_request,
+        name="lead_return_request",
+    ),
+    path(
         "leads/<int:lead_id>/stop/<slug:kind>/",
         views.lead_stop_request,
         name="lead_stop_request",

@@ -15,6 +15,7 @@ from compliance.gate import decide_many
 from compliance.suppressions import STOP_REQUESTS, stop_request_record
 from leads.cadences.engine import CadenceError, cadence_pause, cadence_plan, cadence_resume
 from leads.choices import Channel
+from leads.feedback.views import lead_return_context
 from leads.models import ContactAttempt, Disposition, TouchStatus
 from leads.scoring import score_breakdown
 from leads.selectors import lead_for_rep_or_404, leads_for_rep, open_call_of_rep
@@ -131,6 +132,7 @@ def lead_detail(request, lead_id: int):
         "callback_form": CallbackForm(zone=zone, prefix="callback"),
         "form_zone": zone,
         "open_call": open_call_of_rep(lead=lead, rep=request.user),
+        **lead_return_context(lead=lead),
     }
     return render(request, "leads/lead_detail.html", context)
 

@@ -172,7 +172,7 @@ def test_adding_a_source_shows_its_key_once(admin_client):
             "allowed_return_reasons": '["duplicate"]',
             "accepted_states": '["FL"]',
             "accepted_products": "[]",
-            "webhook_signing_secret": "s3cret-s3cret-s3cret",
+            "pricing": "fixed",
         },
     )
 
@@ -305,6 +305,8 @@ def test_changing_a_lead_records_who_changed_what(admin_client, admin_user, sour
             "assignments-INITIAL_FORMS": "0",
             "conversions-TOTAL_FORMS": "0",
             "conversions-INITIAL_FORMS": "0",
+            "returns-TOTAL_FORMS": "0",
+            "returns-INITIAL_FORMS": "0",
             "notes-TOTAL_FORMS": "0",
             "notes-INITIAL_FORMS": "0",
         }

@@ -23,6 +23,8 @@ from django.utils import timezone
 
 from compliance.models import ContactDecision, DncList
 from crm.roles import REP
+from leads.feedback.returns import return_request
+from leads.feedback.tokens import api_token_create
 from leads.models import (
     Cadence,
     CadenceEnrollment,
@@ -109,8 +111,11 @@ KINDS = {
     "public": everyone(ANSWERS),
     "rq_stats": {**everyone(NO_KEY), "manager": expect(200)},  # or the RQ_API_TOKEN
     "signed_webhook": everyone(FORBIDDEN),  # unsigned, DEBUG off: refused whoever asks
+    # The business's own systems, with an API token: a person's session or a source's key
+    # is refused, nobody at all is asked to authenticate.
+    "buyer_api": {**everyone(FORBIDDEN), "anonymous": NO_KEY},
 }
-POST_ONLY_KINDS = {"vendor_api", "signed_webhook"}
+POST_ONLY_KINDS = {"vendor_api", "signed_webhook", "buyer_api"}
 
 # The first rule whose pattern matches a URL pattern's route gives its kind.
 RULES = (
@@ -122,6 +127,7 @@ RULES = (
     (r"api/v1/leads/", "vendor_api"),
     (r"api/v1/feedback/files/<str:file_id>/", "source_file"),
     (r"api/v1/feedback/", "source_feedback"),
+    (r"api/v1/(conversions|returns)/", "buyer_api"),
     (r"leads/<int:lead_id>/call/<int:attempt_id>/outcome/", "own_call"),
     (r"leads/<int:lead_id>/cadence/<slug:action>/", "own_lead"),  # pause, resume
     (r"leads/<int:lead_id>/", "own_lead"),
@@ -137,7 +143,15 @@ MANAGER_FORBIDDEN = (
     (r"admin/auth/group/", "the roles are crm.roles' code, not edited"),
     (r"admin/django_celery_beat/\w+schedule/", "the clock's schedules are code"),
     (r"admin/axes/(accesslog/|\w+/add/)", "sign-in records are the superuser's"),
-    (r"admin/(leads/touch|compliance/contactdecision)/add/", "only the app makes these"),
+    (
+        r"admin/(leads/(touch|feedbackevent)|compliance/contactdecision)/add/",
+        "only the app makes these",
+    ),
+    (r"admin/leads/apitoken/add/", "tokens are made by manage.py create_api_token, shown once"),
+    (
+        r"admin/leads/(leadreturn|feedbackevent|apitoken)/<path:object_id>/delete/",
+        "returns, the outbox and tokens are records, never deleted",
+    ),
     (r"admin/django_rq/dashboard/(add/|<path:object_id>/delete/)", "the RQ dashboard is no record"),
     (r"admin/leads/scoringfactor/<path:object_id>/delete/", "the scoring rules' factors stay"),
     (r"admin/leads/cadenceenrollment/(add/|<path:object_id>/delete/)", "the engine keeps these"),
@@ -234,6 +248,7 @@ class World:
         self.attempt = ContactAttemptFactory(lead=self.lead, rep=rep)
         now = timezone.now()
         interval = IntervalSchedule.objects.create(every=5, period="seconds")
+        lead_return = return_request(lead=self.lead, reason="fraud", origin="rep", by=rep)
         seen = {"user_agent": "pytest", "ip_address": "198.51.100.7", "username": "rep.one"}
         self.objects = {
             "auth.group": Group.objects.get(name=REP),
@@ -265,6 +280,9 @@ class World:
                 source=source, file="imports/leads.csv", columns=["phone"], created_by=manager
             ),
             "compliance.consentrecord": ConsentRecordFactory(lead=self.lead),
+            "leads.leadreturn": lead_return,
+            "leads.feedbackevent": lead_return.events.get(),
+            "leads.apitoken": api_token_create(user=manager)[0],
             "compliance.suppression": SuppressionFactory(lead=self.lead),
             "compliance.dnclist": DncList.objects.create(kind="national", list_date=now.date()),
             "django_rq.dashboard": SimpleNamespace(pk=1),  # django-rq's model has no table

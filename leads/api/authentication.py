@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
-from leads.models import LeadSource
+from leads.feedback.tokens import api_token_authenticate, is_manager
+from leads.models import ApiToken, LeadSource
 from leads.sources import source_for_api_key
 
 
@@ -65,4 +66,52 @@ class SourceKeyScheme(OpenApiAuthenticationExtension):
             "type": "http",
             "scheme": "bearer",
             "description": "The API key given to your source (also accepted as X-API-Key).",
+        }
+
+
+class ApiTokenAuthentication(authentication.BaseAuthentication):
+    """`Authorization: Token <token>`: the business's own systems, acting for a manager."""
+
+    keyword = "token"
+
+    def authenticate(self, request):
+        scheme, _, key = authentication.get_authorization_header(request).partition(b" ")
+        if scheme.lower() != self.keyword.encode():
+            return None
+        try:
+            key = key.decode().strip()
+        except UnicodeDecodeError as error:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API token.") from error
+        token = api_token_authenticate(key)
+        if token is None or not token.user.is_active:
+            raise exceptions.AuthenticationFailed("Unknown or revoked API token.")
+        return token.user, token
+
+    def authenticate_header(self, request):
+        return 'Token realm="leadline"'
+
+
+class IsManagerToken(permissions.BasePermission):
+    """Only an API token made for a manager; a person's session or a source's key is
+    refused (403), nobody signed in at all is asked to authenticate (401)."""
+
+    message = "This endpoint takes an API token (Authorization: Token <token>) made for a manager."
+
+    def has_permission(self, request, view):
+        if request.user is None:
+            raise exceptions.NotAuthenticated("Send Authorization: Token <token>.")
+        return isinstance(request.auth, ApiToken) and is_manager(request.user)
+
+
+class ApiTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "leads.api.authentication.ApiTokenAuthentication"
+    name = "ApiToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "For the business's own systems: `Token <token>`, made by "
+            "`manage.py create_api_token <manager>`.",
         }

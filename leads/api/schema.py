@@ -32,6 +32,16 @@ class LeadIn(serializers.Serializer):
     state = serializers.CharField(required=False, help_text="Two-letter code or name.")
     zip = serializers.CharField(required=False, help_text="5-digit ZIP or ZIP+4.")
     product = serializers.CharField(required=False, max_length=64)
+    campaign = serializers.CharField(
+        required=False, max_length=100, help_text="Your sub-id or campaign, for your reports."
+    )
+    price = serializers.DecimalField(
+        required=False,
+        max_digits=10,
+        decimal_places=2,
+        help_text="Variable-priced sources only (required there): what this lead costs, "
+        "within the floor and ceiling agreed. A fixed-price source sends none.",
+    )
     language = serializers.CharField(
         required=False, max_length=20, help_text="ISO 639-1 code, e.g. es (es-MX is read as es)."
     )

@@ -1,7 +1,8 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from leads.api.feedback import (
+from leads.api.buyer import ConversionCreateView, ReturnCreateView
+from leads.api.exports import (
     FeedbackExportView,
     FeedbackFileDownloadView,
     FeedbackFileListView,
@@ -20,6 +21,8 @@ urlpatterns = [
         FeedbackFileDownloadView.as_view(),
         name="api_feedback_file_download",
     ),
+    path("conversions/", ConversionCreateView.as_view(), name="api_conversion_create"),
+    path("returns/", ReturnCreateView.as_view(), name="api_return_create"),
     path("schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="api_schema"), name="api_docs"),
 ]

@@ -35,6 +35,8 @@ LEAD_FIELDS = (
     "state",
     "zip",
     "product",
+    "campaign",
+    "price",
     "exclusive",
     *(f"consent_{name}" for name in CONSENT_FIELDS),
 )
@@ -54,6 +56,11 @@ ALIASES = {
     "trustedform_cert_url": "consent_trustedform_cert_url",
     "jornaya_leadid": "consent_jornaya_leadid",
     "leadid_token": "consent_jornaya_leadid",
+    "sub_id": "campaign",
+    "subid": "campaign",
+    "campaign_id": "campaign",
+    "lead_price": "price",
+    "cost": "price",
 }
 
 

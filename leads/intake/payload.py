@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from urllib.parse import urlparse
 
@@ -19,7 +20,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from leads.choices import Channel
-from leads.models import Exclusivity, LeadSource
+from leads.models import Exclusivity, LeadSource, Pricing
 from leads.normalize import (
     InvalidField,
     lead_time_zones,
@@ -41,6 +42,7 @@ MAX_LENGTHS = {
     "street": 200,
     "city": 100,
     "product": 64,
+    "campaign": 100,
 }
 CONSENT_FIELDS = (
     "captured_at",
@@ -109,8 +111,10 @@ class CleanLead:
     area_code_time_zones: list[str] = field(default_factory=list)
     time_zone_mismatch: bool = False
     product: str = ""
+    campaign: str = ""
     language: str = ""
     is_exclusive: bool = True
+    cost: Decimal = Decimal("0")
     extra: dict = field(default_factory=dict)
     consent: CleanConsent | None = None
     quality_flags: list[str] = field(default_factory=list)
@@ -342,6 +346,46 @@ def _extra_problem(value: dict) -> str:
     return ""
 
 
+# Lead.cost: numeric(10, 2).
+PRICE_LIMIT = Decimal("1e8")
+
+
+def _price(raw: Mapping, source: LeadSource, problems: Problems) -> Decimal:
+    """Return what the lead cost: the price it carries from a variable-priced source (within
+    the source's floor and ceiling), else the source's fixed price per lead."""
+    value = raw.get("price")
+    given = value is not None and value != ""
+    if source.pricing != Pricing.VARIABLE:
+        if given:
+            problems.add("price", "This source sells at a fixed price: send no price.")
+        return source.price_per_lead
+    if not given:
+        problems.add("price", "Is required: this source sends each lead's price.")
+        return Decimal("0")
+    price = None
+    if (
+        isinstance(value, (str, int, float))
+        and not isinstance(value, bool)
+        and len(str(value)) <= 40
+    ):
+        try:
+            price = Decimal(str(value).strip())
+        except InvalidOperation:
+            price = None
+    if price is None or not price.is_finite():
+        problems.add("price", f"Must be an amount, e.g. 25.50 (got {str(value)[:40]!r}).")
+        return Decimal("0")
+    if price < 0 or price >= PRICE_LIMIT or price.as_tuple().exponent < -2:
+        problems.add("price", "Must be an amount of at least 0.00, with at most 2 decimals.")
+        return Decimal("0")
+    floor, ceiling = source.price_floor, source.price_ceiling
+    if floor is not None and price < floor:
+        problems.add("price", f"Must be at least this source's floor of {floor:.2f}.")
+    elif ceiling is not None and price > ceiling:
+        problems.add("price", f"Must be at most this source's ceiling of {ceiling:.2f}.")
+    return price.quantize(Decimal("0.01"))
+
+
 def _normalised(function, raw_value, problems: Problems):
     try:
         return function(raw_value)
@@ -360,8 +404,9 @@ def payload_clean(*, raw: Mapping, source: LeadSource) -> tuple[CleanLead | None
     if not source_lead_id and "source_lead_id" not in problems:
         problems.add("source_lead_id", "Is required.")
     lead = CleanLead(source_lead_id=source_lead_id)
-    for name in ("first_name", "last_name", "street", "city", "product"):
+    for name in ("first_name", "last_name", "street", "city", "product", "campaign"):
         setattr(lead, name, _text(raw, name, problems))
+    lead.cost = _price(raw, source, problems)
     raw_phone = _text(raw, "phone", problems)
     phone = None
     if raw_phone:

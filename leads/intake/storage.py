@@ -39,12 +39,14 @@ LEAD_ROW_FIELDS = (
     "area_code_time_zones",
     "time_zone_mismatch",
     "product",
+    "campaign",
     "language",
     "extra",
     "is_exclusive",
+    "cost",
 )
 # Fields the same for every lead of one statement; every other field takes its default.
-LEAD_SHARED_FIELDS = ("source", "received_at", "cost", "created_at", "updated_at")
+LEAD_SHARED_FIELDS = ("source", "received_at", "created_at", "updated_at")
 # Fields the statement works out, for every lead.
 LEAD_DERIVED_FIELDS = ("quality_flags", "duplicate_of")
 CONSENT_SHARED_FIELDS = ("lead", "capture_method", "created_at")
@@ -138,12 +140,11 @@ flagged AS (
 ),
 inserted AS (
     INSERT INTO {leads} (
-        source_id, received_at, cost, created_at, updated_at,
+        source_id, received_at, created_at, updated_at,
         {", ".join(field.column for field in lead_defaults)},
         {", ".join(lead_columns)}, quality_flags, duplicate_of_id)
     SELECT
-        %(source_id)s::bigint, %(now)s::timestamptz, %(cost)s::numeric,
-        %(now)s::timestamptz, %(now)s::timestamptz,
+        %(source_id)s::bigint, %(now)s::timestamptz, %(now)s::timestamptz, %(now)s::timestamptz,
         {_default_placeholders(lead_defaults)},
         {", ".join(f"i.{column}" for column in lead_columns)},
         i.quality_flags
@@ -224,6 +225,7 @@ def _consent_row(consent: CleanConsent) -> dict:
 
 def _lead_row(position: int, lead: CleanLead) -> dict:
     row = {name: getattr(lead, name) for name in LEAD_ROW_FIELDS}
+    row["cost"] = str(lead.cost)  # exact in JSON, read back as numeric
     row["position"] = position
     row["quality_flags"] = lead.quality_flags
     if lead.consent is not None:
@@ -253,7 +255,6 @@ def leads_insert(
         "leads": Jsonb([_lead_row(position, lead) for position, lead in enumerate(leads)]),
         "source_id": source.pk,
         "now": received_at,
-        "cost": source.price_per_lead,
         "since": duplicates_since,
         "repeats_since": received_at - REPEAT_WINDOW,
         "capture_method": capture_method,
@@ -298,7 +299,6 @@ def _insert_portable(source, leads, received_at, duplicates_since, capture_metho
             Lead(
                 source=source,
                 received_at=received_at,
-                cost=source.price_per_lead,
                 duplicate_of_id=first_by_phone.get(lead.phone) or first_by_email.get(lead.email),
                 quality_flags=flags[lead.source_lead_id],
                 **{name: getattr(lead, name) for name in LEAD_ROW_FIELDS},

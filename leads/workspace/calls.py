@@ -13,6 +13,7 @@ from compliance.gate import Decision, contact_check
 from compliance.models import DecisionStage, Purpose, SuppressionOrigin, SuppressionScope
 from compliance.suppressions import stop_request_record, suppression_add
 from leads.choices import Channel
+from leads.feedback.returns import returns_auto_for_invalid
 from leads.lifecycle import ConversionError, conversion_record, has_conversion, status_advance
 from leads.models import (
     ContactAttempt,
@@ -226,6 +227,8 @@ def call_outcome_record(
     lead_rescore(lead=lead)  # before the queue refresh below, which reads the score
     if disposition == Disposition.DO_NOT_CONTACT:
         stop_request_record(lead=lead, kind="verbal", recorded_by=rep)
+    if disposition == Disposition.BAD_NUMBER:
+        returns_auto_for_invalid(lead=lead)
     if disposition == Disposition.CALLBACK_REQUESTED and lead.status in OPEN_STATUSES:
         callback_schedule(lead=lead, due_at=callback_at, rep=rep, note=notes)
     elif lead.status in OPEN_STATUSES:

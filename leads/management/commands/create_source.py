@@ -29,8 +29,13 @@ class Command(BaseCommand):
             help="Refuse this source's leads that arrive without consent evidence.",
         )
         parser.add_argument("--daily-cap", type=int, default=None, help="Most leads per day.")
+        parser.add_argument(
+            "--feedback-url",
+            default="",
+            help="Where to post its feedback webhooks; prints the signing secret once.",
+        )
 
-    def handle(self, *args, name, slug, price, require_consent, daily_cap, **options):
+    def handle(self, *args, name, slug, price, require_consent, daily_cap, feedback_url, **options):
         try:
             source, key = source_create(
                 name=name,
@@ -38,6 +43,7 @@ class Command(BaseCommand):
                 price_per_lead=price,
                 require_consent=require_consent,
                 daily_cap=daily_cap,
+                feedback_webhook_url=feedback_url,
             )
         except ValidationError as error:
             problems = "; ".join(f"{f}: {' '.join(m)}" for f, m in error.message_dict.items())
@@ -45,3 +51,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Created source {source.name} (slug {source.slug}).")
         self.stdout.write("API key (shown once; only a hash is kept):")
         self.stdout.write(key)
+        if source.feedback_webhook_url:
+            self.stdout.write(
+                f"Webhook signing secret for {source.feedback_webhook_url} (shown once; "
+                "the source checks Leadline-Signature with it):"
+            )
+            self.stdout.write(source.webhook_signing_secret)

@@ -11,6 +11,7 @@ from leads.cadences.engine import cadences_finish
 from leads.fastlane import unprocessed_leads_process
 from leads.feedback.exports import feedback_daily_files_request
 from leads.feedback.rollups import rollups_refresh, rollups_refresh_nightly
+from leads.feedback.webhooks import feedback_deliveries_dispatch
 from leads.touches import due_touches_dispatch
 from leads.voice.bridge import bridge_touches_dispatch, stale_bridges_settle
 from leads.workspace.alerts import due_callbacks_alert
@@ -100,6 +101,13 @@ class Command(BaseCommand):
                         self.stdout.write(f"Queued {files} daily feedback file(s).")
             except Exception:
                 logger.exception("Refreshing the dashboard's figures or the feedback files failed")
+            try:
+                posted = feedback_deliveries_dispatch()
+            except Exception:
+                logger.exception("Posting the due feedback webhooks failed")
+            else:
+                if posted:
+                    self.stdout.write(f"Posted {posted} feedback event(s) to sources.")
             if once:
                 return
             time.sleep(every)
