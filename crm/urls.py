@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("leads.urls")),
     path("", include("compliance.urls")),
     path("", include("compliance.webhook_urls")),
+    path("", include("leads.cadences.urls")),
 ]

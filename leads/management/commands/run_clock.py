@@ -6,8 +6,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from leads.cadences.outbound import due_touches_dispatch, interrupted_sends_reconcile
 from leads.fastlane import unprocessed_leads_process
-from leads.touches import due_touches_dispatch
 from leads.workspace.alerts import due_callbacks_alert
 from leads.workspace.queue import stale_windows_refresh
 from leads.workspace.routing import pool_leads_route
@@ -37,6 +37,13 @@ class Command(BaseCommand):
             queued = due_touches_dispatch()
             if queued:
                 self.stdout.write(f"Queued {queued} due touch(es).")
+            try:
+                settled = interrupted_sends_reconcile()
+            except Exception:
+                logger.exception("Reconciling interrupted sends failed")
+            else:
+                if settled:
+                    self.stdout.write(f"Settled {settled} interrupted send(s).")
             try:
                 swept = unprocessed_leads_process()
             except Exception:  # the database away must not stop the clock
