@@ -3,6 +3,7 @@
 import time
 
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError, transaction
 
 from leads.cadences.outbound import (
@@ -109,7 +110,8 @@ def send_touch(touch_id: int) -> None:
 @shared_task(ignore_result=True)
 def dispatch_due_touches() -> None:
     """The clock's tick: queue every touch that is due."""
-    due_touches_dispatch()
+    # Most of a tick drains a backlog; the next tick takes what is left.
+    due_touches_dispatch(seconds=settings.CLOCK_TICK_SECONDS * 0.8)
 
 
 @shared_task(ignore_result=True)

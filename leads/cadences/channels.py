@@ -16,7 +16,12 @@ from django.core.mail import EmailMessage, get_connection
 from django.urls import reverse
 
 from compliance.models import Purpose
-from compliance.unsubscribe import list_unsubscribe_headers, marketing_email_footer
+from compliance.unsubscribe import (
+    list_unsubscribe_headers,
+    marketing_email_footer,
+    unsubscribe_url,
+    unsubscribe_urls,
+)
 from crm.sms import SmsError, SmsOutcomeUnknown, SmsTemporaryError, send_sms, sent_sms_find
 from leads.choices import Channel
 from leads.models import Touch
@@ -69,7 +74,16 @@ def email_connection():
     return get_connection(fail_silently=False)
 
 
-def touch_deliver(touch: Touch, *, connection=None) -> str:
+def unsubscribe_links(touches: list[Touch]) -> dict[int, str]:
+    """The unsubscribe URL each marketing email of these will carry, by touch id."""
+    marketing = [
+        t for t in touches if t.channel == Channel.EMAIL and t.purpose == Purpose.MARKETING
+    ]
+    urls = unsubscribe_urls(recipients=[(t.lead.email, t.lead_id) for t in marketing])
+    return {t.pk: urls[(t.lead.email, t.lead_id)] for t in marketing}
+
+
+def touch_deliver(touch: Touch, *, connection=None, unsubscribe_link: str = "") -> str:
     """Hand the touch to its provider; return the provider's message id."""
     if touch.channel == Channel.SMS:
         try:
@@ -84,7 +98,7 @@ def touch_deliver(touch: Touch, *, connection=None) -> str:
             raise NotSentYet(str(error)) from error
         except SmsError as error:
             raise NotSent(str(error), address_invalid=error.number_invalid) from error
-    return _email_send(touch, connection=connection)
+    return _email_send(touch, connection=connection, unsubscribe_link=unsubscribe_link)
 
 
 def sent_text_find(touch: Touch, *, since) -> str | None:
@@ -95,12 +109,13 @@ def sent_text_find(touch: Touch, *, since) -> str | None:
         raise NotSentYet(str(error)) from error
 
 
-def _email_send(touch: Touch, *, connection) -> str:
+def _email_send(touch: Touch, *, connection, unsubscribe_link: str) -> str:
     lead = touch.lead
     body, headers = touch.body, {"Message-ID": make_msgid(domain="leadline")}
     if touch.purpose == Purpose.MARKETING:
-        body = f"{body}\n\n{marketing_email_footer(email=lead.email, lead_id=lead.pk)}"
-        headers |= list_unsubscribe_headers(email=lead.email, lead_id=lead.pk)
+        url = unsubscribe_link or unsubscribe_url(email=lead.email, lead_id=lead.pk)
+        body = f"{body}\n\n{marketing_email_footer(email=lead.email, url=url)}"
+        headers |= list_unsubscribe_headers(email=lead.email, url=url)
     message = EmailMessage(
         subject=touch.subject,
         body=body,

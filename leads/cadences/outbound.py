@@ -17,17 +17,19 @@
 
 import datetime
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from compliance.gate import Decision, decide_many
-from compliance.gate.record import decision_record
+from compliance.gate.record import decisions_record
 from compliance.models import ContactDecision, DecisionStage
 from crm.tokenbucket import tokens_take
 from leads.cadences.channels import (
@@ -37,6 +39,7 @@ from leads.cadences.channels import (
     email_connection,
     sent_text_find,
     touch_deliver,
+    unsubscribe_links,
 )
 from leads.choices import Channel
 from leads.models import SENT_CHANNELS, ContactAttempt, Direction, Lead, Touch, TouchStatus
@@ -49,6 +52,9 @@ DISPATCH_BATCH = 500
 TOUCHES_PER_TASK = 50
 # Queued by name: the tasks module calls this one.
 SEND_TASK = "leads.tasks.send_touches"
+# Sent touches are recorded this many at a time: fewer statements, and a worker that dies
+# leaves at most this many taken by the provider yet unrecorded, for reconciliation.
+RECORD_EVERY = 10
 # A touch tried this many times without the provider taking it fails for good.
 MAX_SEND_ATTEMPTS = 8
 # Reconciliation looks for the text from a little before the claim (providers' clocks).
@@ -107,14 +113,25 @@ def send_task_enqueue(touch_ids: list[int], *, countdown: float | None = None) -
     current_app.signature(SEND_TASK, args=[touch_ids]).apply_async(**options)
 
 
-def due_touches_dispatch(*, now: datetime.datetime | None = None) -> int:
+def due_touches_dispatch(*, now: datetime.datetime | None = None, seconds: float = 0) -> int:
     """One tick of the clock: queue the touches that are due; return how many.
 
     Rows are claimed with SKIP LOCKED, so two clocks never hand out the same touch. A touch
     queued long ago whose task never ran (its queue message was lost, Redis flushed) is
-    queued again; the send task's own claim makes a second message harmless.
+    queued again; the send task's own claim makes a second message harmless. One batch of
+    DISPATCH_BATCH, each in its own transaction, then more while batches come full and
+    `seconds` have not passed: a backlog drains within ticks, not one batch a tick.
     """
-    now = now or timezone.now()
+    deadline = time.monotonic() + seconds
+    total = 0
+    while True:
+        handed = _dispatch_batch(now=now or timezone.now())
+        total += handed
+        if handed < DISPATCH_BATCH or time.monotonic() >= deadline:
+            return total
+
+
+def _dispatch_batch(*, now: datetime.datetime) -> int:
     requeue_before = now - datetime.timedelta(seconds=settings.SEND_REQUEUE_AFTER_SECONDS)
     with transaction.atomic():
         due = list(
@@ -186,11 +203,25 @@ def _channel_send(channel: str, touch_ids: list[int], report: SendReport) -> Non
     if not allowed:
         return
     connection = email_connection() if channel == Channel.EMAIL else None
+    links = unsubscribe_links([touch for touch, _ in allowed])
+    delivered: list[Sent] = []
     try:
         for touch, record in allowed:
             # Outside any transaction: a slow provider must hold no row lock or connection.
-            _one_send(touch, record, connection=connection, report=report, now=now)
+            message_id = _one_send(
+                touch, connection=connection, report=report, link=links.get(touch.pk, "")
+            )
+            if message_id is not None:
+                delivered.append(Sent(touch, message_id, record))
+            if len(delivered) >= RECORD_EVERY:
+                touches_sent_record(delivered, started_at=now)
+                report.sent += [sent.touch.pk for sent in delivered]
+                delivered = []
     finally:
+        # Also when something unforeseen stops the batch: what went out is recorded.
+        if delivered:
+            touches_sent_record(delivered, started_at=now)
+            report.sent += [sent.touch.pk for sent in delivered]
         if connection is not None:
             connection.close()
 
@@ -221,18 +252,24 @@ def _claim_and_decide(
         for touch in exhausted:
             _finish(touch, TouchStatus.FAILED, f"Not sent after {MAX_SEND_ATTEMPTS} attempts.")
         touches = [t for t in touches if t.send_attempts <= MAX_SEND_ATTEMPTS]
+        decisions = _decisions(touches, now=now)
+        records = decisions_record(
+            [
+                {
+                    "decision": decision,
+                    "lead": touch.lead,
+                    "channel": touch.channel,
+                    "stage": DecisionStage.SENDING,
+                    "decided_for": now,
+                    "purpose": touch.purpose,
+                    "automated": touch.automated,
+                    "touch": touch,
+                }
+                for touch, decision in zip(touches, decisions, strict=True)
+            ]
+        )
         allowed = []
-        for touch, decision in zip(touches, _decisions(touches, now=now), strict=True):
-            record = decision_record(
-                decision=decision,
-                lead=touch.lead,
-                channel=touch.channel,
-                stage=DecisionStage.SENDING,
-                decided_for=now,
-                purpose=touch.purpose,
-                automated=touch.automated,
-                touch=touch,
-            )
+        for touch, decision, record in zip(touches, decisions, records, strict=True):
             if decision.allowed:
                 allowed.append((touch, record))
             else:
@@ -257,24 +294,19 @@ def _decisions(touches: list[Touch], *, now: datetime.datetime) -> list[Decision
     return decisions
 
 
-def _one_send(touch, record, *, connection, report: SendReport, now) -> None:
+def _one_send(touch: Touch, *, connection, report: SendReport, link: str) -> str | None:
+    """Hand one claimed touch to its provider; return its message id, or None if not sent."""
     try:
-        message_id = touch_deliver(touch, connection=connection)
+        return touch_deliver(touch, connection=connection, unsubscribe_link=link)
     except NotSentYet as error:
         _finish(touch, TouchStatus.QUEUED, f"Provider busy, will retry: {error}")
         report.retry.append(touch.pk)
         report.retry_in = max(report.retry_in, 1.0)
-        if connection is not None:
-            connection.close()
-        return
     except NotSent as error:
         _finish(touch, TouchStatus.FAILED, f"Not sent: {error}")
         logger.warning("Touch %s failed: %s", touch.pk, error)
         if error.address_invalid:
             lead_contact_invalid_record(lead=touch.lead, channel=touch.channel, reason=str(error))
-        if connection is not None:
-            connection.close()
-        return
     except OutcomeUnknown as error:
         # Left sending: the clock reconciles it (a text from the provider; an email becomes
         # unknown for a manager), so it is never sent twice.
@@ -282,11 +314,9 @@ def _one_send(touch, record, *, connection, report: SendReport, now) -> None:
         Touch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(
             status_note=f"Interrupted: {error}"
         )
-        if connection is not None:
-            connection.close()
-        return
-    touch_sent_record(touch, message_id=message_id, record=record, started_at=now)
-    report.sent.append(touch.pk)
+    if connection is not None:
+        connection.close()  # a refused or broken session: the next email opens a new one
+    return None
 
 
 def _finish(touch: Touch, status: str, note: str) -> None:
@@ -297,46 +327,80 @@ def _finish(touch: Touch, status: str, note: str) -> None:
     Touch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(**fields)
 
 
+@dataclass
+class Sent:
+    """A touch the provider took, with its message id and the gate's decision to send it."""
+
+    touch: Touch
+    message_id: str
+    record: ContactDecision | None = None
+
+
+def touch_sent_record(touch: Touch, *, message_id: str) -> bool:
+    """Record one sending touch as sent with its ContactAttempt; False if it was not sending."""
+    return bool(touches_sent_record([Sent(touch, message_id)]))
+
+
 @transaction.atomic
-def touch_sent_record(
-    touch: Touch,
-    *,
-    message_id: str,
-    record: ContactDecision | None = None,
-    started_at: datetime.datetime | None = None,
-) -> bool:
-    """Record a sending touch as sent with its ContactAttempt; False if it was not sending."""
-    sent_at = timezone.now()
-    attempt = ContactAttempt.objects.create(
-        lead=touch.lead,
-        channel=touch.channel,
-        direction=Direction.OUTBOUND,
-        rep=touch.created_by,
-        started_at=started_at or sent_at,
-        notes=touch.subject or touch.body[:200],
+def touches_sent_record(sent: list[Sent], *, started_at: datetime.datetime | None = None) -> int:
+    """Record sending touches as sent, each with its ContactAttempt, in a few statements;
+    return how many. A touch no longer sending (a delivery report settled it) is skipped."""
+    sending = set(
+        Touch.objects.filter(
+            pk__in=[item.touch.pk for item in sent], status=TouchStatus.SENDING
+        ).values_list("pk", flat=True)
     )
-    moved = Touch.objects.filter(pk=touch.pk, status=TouchStatus.SENDING).update(
+    sent = [item for item in sent if item.touch.pk in sending]
+    if not sent:
+        return 0
+    sent_at = timezone.now()
+    attempts = bulk_create_with_history(
+        [
+            ContactAttempt(
+                lead=item.touch.lead,
+                channel=item.touch.channel,
+                direction=Direction.OUTBOUND,
+                rep=item.touch.created_by,
+                started_at=started_at or sent_at,
+                notes=item.touch.subject or item.touch.body[:200],
+            )
+            for item in sent
+        ],
+        ContactAttempt,
+    )
+    touches = []
+    for item, attempt in zip(sent, attempts, strict=True):
+        touch = item.touch
+        touch.status, touch.sent_at, touch.attempt = TouchStatus.SENT, sent_at, attempt
+        touch.provider_message_id, touch.status_note = item.message_id[:100], ""
+        touches.append(touch)
+    Touch.objects.filter(pk__in=[t.pk for t in touches], status=TouchStatus.SENDING).update(
         status=TouchStatus.SENT,
         sent_at=sent_at,
-        attempt=attempt,
-        provider_message_id=message_id[:100],
         status_note="",
+        attempt=Case(*(When(pk=t.pk, then=Value(t.attempt.pk)) for t in touches)),
+        provider_message_id=Case(
+            *(When(pk=t.pk, then=Value(t.provider_message_id)) for t in touches)
+        ),
     )
-    if not moved:
-        transaction.set_rollback(True)
-        return False
-    if record is None:
-        record = (
-            ContactDecision.objects.filter(touch=touch, stage=DecisionStage.SENDING)
-            .order_by("-created_at", "-pk")
-            .first()
+    records = [item.record for item in sent if item.record is not None]
+    missing = [item for item in sent if item.record is None]
+    if missing:  # settled later (reconciliation, a delivery report): its latest decision
+        latest = {}
+        for record in ContactDecision.objects.filter(
+            touch__in=[item.touch for item in missing], stage=DecisionStage.SENDING
+        ).order_by("created_at", "pk"):
+            latest[record.touch_id] = record
+        records += latest.values()
+    by_touch = {touch.pk: touch.attempt for touch in touches}
+    for record in records:
+        record.attempt = by_touch[record.touch_id]
+    if records:
+        ContactDecision.objects.filter(pk__in=[r.pk for r in records]).update(
+            attempt=Case(*(When(pk=r.pk, then=Value(r.attempt.pk)) for r in records))
         )
-    if record is not None:
-        ContactDecision.objects.filter(pk=record.pk).update(attempt=attempt)
-    touch.status, touch.sent_at, touch.attempt = TouchStatus.SENT, sent_at, attempt
-    touch.provider_message_id = message_id[:100]
-    logger.info("Touch %s sent (%s).", touch.pk, message_id)
-    return True
+    logger.info("Sent %s touch(es): %s", len(touches), [t.pk for t in touches])
+    return len(touches)
 
 
 def interrupted_sends_reconcile(*, now: datetime.datetime | None = None) -> int:

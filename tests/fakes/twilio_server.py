@@ -12,6 +12,7 @@ import email.utils
 import json
 import re
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +35,7 @@ class FakeMessage:
     created_at: datetime.datetime = field(
         default_factory=lambda: datetime.datetime.now(datetime.UTC)
     )
+    taken_at: float = field(default_factory=time.monotonic)  # this process's clock
 
     def as_json(self) -> dict:
         created = email.utils.format_datetime(self.created_at.replace(microsecond=0), usegmt=True)

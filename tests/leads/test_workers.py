@@ -91,8 +91,8 @@ class Processes:
 
     def stop_all(self) -> None:
         for process in self.running.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+            if process.poll() is None:  # the main process: a Celery worker shuts down warm
+                process.send_signal(signal.SIGTERM)
         for process in self.running.values():
             try:
                 process.wait(15)

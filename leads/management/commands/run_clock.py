@@ -34,7 +34,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, every, once, **options):
         while True:
-            queued = due_touches_dispatch()
+            queued = due_touches_dispatch(seconds=every * 0.8)
             if queued:
                 self.stdout.write(f"Queued {queued} due touch(es).")
             try:
