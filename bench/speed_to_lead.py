@@ -48,7 +48,6 @@ from bench._common import (
     setup_django,
 )
 
-PORT = 8804
 QUICK_SIZES = {"touches": 2_000, "leads": 20, "rate": 10.0}
 DISPATCH_SOURCE = "Bench speed-to-lead dispatch"
 SPEED_SOURCE_PREFIX = "Bench speed-to-lead vendor"
@@ -268,6 +267,14 @@ def _wait(condition, what: str, seconds: float = WAIT_SECONDS) -> None:
 # Speed to lead
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def _wait_until_up(port: int) -> None:
     for _ in range(150):
         try:
@@ -278,7 +285,7 @@ def _wait_until_up(port: int) -> None:
     sys.exit(f"the server on port {port} did not start")
 
 
-def _lead_post(key: str, n: int, stamp: int) -> tuple[int, str, str, float]:
+def _lead_post(port: int, key: str, n: int, stamp: int) -> tuple[int, str, str, float]:
     """POST one lead; return its id, email, phone and when its 2xx answer was read."""
     # A new person each time: the exchange moves on with the run, the line with the lead.
     exchange = 200 + (stamp // 1000 + n // 10000) % 700
@@ -301,7 +308,7 @@ def _lead_post(key: str, n: int, stamp: int) -> tuple[int, str, str, float]:
         },
     }
     request = urllib.request.Request(
-        f"http://127.0.0.1:{PORT}/api/v1/leads/",
+        f"http://127.0.0.1:{port}/api/v1/leads/",
         data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
     )
@@ -367,18 +374,19 @@ def _speed(args, env: dict) -> None:
              "-s", str(Path(os.environ.get("TMPDIR", "/tmp")) / "bench-stl-beat")],
             env,
         )  # fmt: skip
+        port = _free_port()
         web = _start(
-            [str(BIN / "gunicorn"), "crm.wsgi", "--bind", f"127.0.0.1:{PORT}", "--workers", "2",
+            [str(BIN / "gunicorn"), "crm.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
              "--log-level", "warning", "--preload"],
             env,
         )  # fmt: skip
         answers = []
         try:
-            _wait_until_up(PORT)
+            _wait_until_up(port)
             gap = 1 / args.rate
             for n in range(args.leads):
                 started = time.monotonic()
-                answers.append(_lead_post(key, n, stamp))
+                answers.append(_lead_post(port, key, n, stamp))
                 time.sleep(max(0.0, gap - (time.monotonic() - started)))
             deadline = time.monotonic() + FIRST_TOUCH_WAIT_SECONDS
             while time.monotonic() < deadline and len(smtp.received) < len(answers):
