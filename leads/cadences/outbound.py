@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -413,7 +413,11 @@ def interrupted_sends_reconcile(*, now: datetime.datetime | None = None) -> int:
     cutoff = now - datetime.timedelta(seconds=settings.SEND_INTERRUPTED_AFTER_SECONDS)
     stuck = list(
         Touch.objects.select_related("lead")
-        .filter(status=TouchStatus.SENDING, sending_at__lte=cutoff)
+        .filter(
+            # Without sending_at: claimed before the claim time was kept (its queue time).
+            Q(sending_at__lte=cutoff) | Q(sending_at__isnull=True, queued_at__lte=cutoff),
+            status=TouchStatus.SENDING,
+        )
         .order_by("sending_at")[:DISPATCH_BATCH]
     )
     settled = 0
@@ -428,7 +432,8 @@ def interrupted_sends_reconcile(*, now: datetime.datetime | None = None) -> int:
             )
             continue
         try:
-            message_id = sent_text_find(touch, since=touch.sending_at - CLOCK_SLACK)
+            claimed_at = touch.sending_at or touch.queued_at or touch.created_at
+            message_id = sent_text_find(touch, since=claimed_at - CLOCK_SLACK)
         except NotSentYet as error:
             logger.warning("Touch %s not reconciled yet: %s", touch.pk, error)
             continue

@@ -483,3 +483,21 @@ def test_the_token_bucket_in_redis_holds_every_worker_to_the_rate(settings):
 def test_without_redis_there_is_no_limit(settings):
     settings.REDIS_URL = ""
     assert tokens_take(bucket="sms", rate_per_second=1, wanted=500) == (500, 0.0)
+
+
+def test_a_text_left_sending_before_claim_times_were_kept_is_reconciled_too(
+    at_monday_10am, twilio, django_capture_on_commit_callbacks
+):
+    lead = consented_lead()
+    [touch] = queued(lead)
+    Touch.objects.filter(pk=touch.pk).update(
+        status=TouchStatus.SENDING,
+        sending_at=None,
+        queued_at=timezone.now() - datetime.timedelta(hours=1),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert interrupted_sends_reconcile() == 1
+
+    assert Touch.objects.get(pk=touch.pk).status == TouchStatus.SENT
+    assert len(twilio.messages) == 1
