@@ -46,6 +46,7 @@ PRODUCTION = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "SMS_BACKEND": "crm.sms.TwilioBackend",
     "TWILIO_AUTH_TOKEN": "a-twilio-auth-token",
+    "SITE_URL": "https://leadline.example.com",
 }
 
 
@@ -55,8 +56,9 @@ PRODUCTION = {
         ({"TWILIO_AUTH_TOKEN": ""}, "ERROR", "crm.E002"),
         ({"SMS_BACKEND": "crm.sms.ConsoleBackend"}, "WARNING", "crm.W001"),
         ({"REDIS_URL": ""}, "WARNING", "crm.W002"),
+        ({"SITE_URL": ""}, "WARNING", "crm.W003"),
     ],
-    ids=["twilio-without-token", "console-sms", "no-redis"],
+    ids=["twilio-without-token", "console-sms", "no-redis", "no-site-url"],
 )
 def test_deploy_check_names_what_production_lacks(change, level, message):
     result = _manage(
