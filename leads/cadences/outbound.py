@@ -54,7 +54,7 @@ TOUCHES_PER_TASK = 50
 SEND_TASK = "leads.tasks.send_touches"
 # Sent touches are recorded this many at a time: fewer statements, and a worker that dies
 # leaves at most this many taken by the provider yet unrecorded, for reconciliation.
-RECORD_EVERY = 10
+RECORD_EVERY = 25
 # A touch tried this many times without the provider taking it fails for good.
 MAX_SEND_ATTEMPTS = 8
 # Reconciliation looks for the text from a little before the claim (providers' clocks).
