@@ -197,12 +197,13 @@ def statuses(touches) -> list[str]:
     )
 
 
-def test_real_workers_send_texts_and_emails_and_the_clock_sends_what_falls_due(world):
+def test_real_workers_send_texts_and_emails_retry_and_send_what_falls_due(world):
     processes, twilio, smtp = world
     processes.worker()
     processes.beat()
     processes.rqworker()
     lead = consented_lead(1)
+    twilio.fail_next(503)  # busy at first: the task retries with backoff
 
     first_text = text(lead, "Thanks, we got your request.")
     first_email = email(lead, "Here is your quote.")
@@ -225,6 +226,7 @@ def test_real_workers_send_texts_and_emails_and_the_clock_sends_what_falls_due(w
     assert quote["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     touch = Touch.objects.get(pk=first_text.pk)
     assert touch.provider_message_id == twilio.messages[0].sid and touch.attempt_id
+    assert touch.send_attempts == 2
 
     # The RQ worker runs long jobs beside them.
     from crm.queues import rq_queue
