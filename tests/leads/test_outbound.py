@@ -3,6 +3,8 @@
 interrupted sends and their reconciliation, the shared rate limit."""
 
 import datetime
+import threading
+import time
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -287,6 +289,9 @@ def test_a_delivery_report_must_be_signed_and_name_its_text(at_monday_10am, clie
     other_sid = signed_status_post(client, touch, MessageSid="SM2", MessageStatus="delivered")
     missing = signed_status_post(client, touch, MessageSid="SM1")
     nul = signed_status_post(client, touch, MessageSid="SM\x001", MessageStatus="delivered")
+    bad_code = signed_status_post(
+        client, touch, MessageSid="SM1", MessageStatus="failed", ErrorCode="30005; DROP"
+    )
 
     assert (unsigned.status_code, forged.status_code) == (403, 403)
     settings.TWILIO_AUTH_TOKEN = ""
@@ -296,6 +301,7 @@ def test_a_delivery_report_must_be_signed_and_name_its_text(at_monday_10am, clie
     assert other_sid.status_code == 404
     assert missing.status_code == 400 and b"MessageStatus" in missing.content
     assert nul.status_code == 400 and b"MessageSid" in nul.content
+    assert bad_code.status_code == 400 and b"ErrorCode" in bad_code.content
     assert Touch.objects.get(pk=touch.pk).status == TouchStatus.SENT
 
 
@@ -478,6 +484,27 @@ def test_the_token_bucket_in_redis_holds_every_worker_to_the_rate(settings):
 
     assert first[0] == 5 and 0 < first[1] <= 0.25
     assert second[0] == 0 and second[1] > 0
+
+
+@pytest.mark.redis
+def test_workers_taking_tokens_at_once_share_one_rate(settings):
+    require_service("Redis", bool(settings.REDIS_URL), "set REDIS_URL=redis://127.0.0.1:6379/0")
+    bucket = f"test-shared-{timezone.now().timestamp()}"
+    granted: list[int] = []
+    stop = time.monotonic() + 1.0
+
+    def worker():
+        while time.monotonic() < stop:
+            granted.append(tokens_take(bucket=bucket, rate_per_second=20, wanted=1)[0])
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # One second's burst plus one second's refill, whatever the number of takers.
+    assert 20 <= sum(granted) <= 41 < len(granted)
 
 
 def test_without_redis_there_is_no_limit(settings):
