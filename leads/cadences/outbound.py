@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from celery import current_app
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
@@ -142,7 +143,9 @@ def _dispatch_batch(*, now: datetime.datetime) -> int:
         )
         lost = list(
             Touch.objects.select_for_update(skip_locked=True)
-            .filter(status=TouchStatus.QUEUED, queued_at__lte=requeue_before)
+            .filter(
+                status=TouchStatus.QUEUED, channel__in=SENT_CHANNELS, queued_at__lte=requeue_before
+            )
             .order_by("queued_at")
             .only("pk", "channel")[:DISPATCH_BATCH]
         )
@@ -167,8 +170,9 @@ def touches_send(*, touch_ids: list[int]) -> SendReport:
     block it. Touches no longer queued (another task has or had them) are left alone."""
     report = SendReport()
     by_channel: dict[str, list[int]] = defaultdict(list)
+    # Only texts and emails: a call placed by the system (the lead-to-call bridge) has its own.
     for channel, pk in Touch.objects.filter(
-        pk__in=touch_ids, status=TouchStatus.QUEUED
+        pk__in=touch_ids, status=TouchStatus.QUEUED, channel__in=SENT_CHANNELS
     ).values_list("channel", "pk"):
         by_channel[channel].append(pk)
     for channel, ids in by_channel.items():
@@ -434,7 +438,8 @@ def interrupted_sends_reconcile(*, now: datetime.datetime | None = None) -> int:
         try:
             claimed_at = touch.sending_at or touch.queued_at or touch.created_at
             message_id = sent_text_find(touch, since=claimed_at - CLOCK_SLACK)
-        except NotSentYet as error:
+        except (NotSentYet, ImproperlyConfigured) as error:
+            # The provider cannot be asked now: the next tick asks again; the others go on.
             logger.warning("Touch %s not reconciled yet: %s", touch.pk, error)
             continue
         if message_id:
