@@ -7,7 +7,7 @@ PORT ?= 8000
 # Tests need a key; it signs nothing that leaves the test run.
 TEST_ENV := SECRET_KEY=leadline-test-only-secret-key-not-for-production-use DEBUG=0
 
-.PHONY: install demo test lint format check-migrations clean
+.PHONY: install demo up test lint format check-migrations clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -34,6 +34,22 @@ demo: install
 	DEBUG=1 SITE_URL=$(SITE_URL) $(PY) manage.py run_clock & clock=$$!; \
 		trap 'kill $$clock 2>/dev/null' EXIT INT TERM; \
 		DEBUG=1 SITE_URL=$(SITE_URL) $(PY) manage.py runserver $(HOST):$(PORT)
+
+# Every process of the Procfile (web, Celery worker and beat, RQ worker) through honcho, on the
+# local PostgreSQL and Redis unless DATABASE_URL / REDIS_URL say otherwise. Ctrl-C stops them
+# gracefully: each worker finishes (or gives back) the task or job it has.
+UP_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/leadline
+UP_REDIS_URL ?= redis://127.0.0.1:6379/0
+up: install
+	@export DATABASE_URL="$${DATABASE_URL:-$(UP_DATABASE_URL)}" REDIS_URL="$${REDIS_URL:-$(UP_REDIS_URL)}" \
+		DEBUG="$${DEBUG:-1}" SITE_URL="$${SITE_URL:-http://$(HOST):$(PORT)}" PATH="$(CURDIR)/$(VENV)/bin:$$PATH"; \
+	db_name=$$(printf '%s' "$$DATABASE_URL" | sed -E 's#.*/([^/?]+)(\?.*)?$$#\1#'); \
+	admin_url=$$(printf '%s' "$$DATABASE_URL" | sed -E 's#/[^/?]+(\?.*)?$$#/postgres#'); \
+	psql "$$admin_url" -tAc "SELECT 1 FROM pg_database WHERE datname = '$$db_name'" | grep -q 1 || \
+		psql "$$admin_url" -c "CREATE DATABASE \"$$db_name\"" && \
+	python manage.py migrate --noinput && \
+	echo "Leadline: web at http://$(HOST):$(PORT)/ with a Celery worker, beat and an RQ worker (Ctrl-C stops)" && \
+	exec honcho start -p $(PORT) web worker beat rqworker
 
 test: install
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)

@@ -128,9 +128,9 @@ def main() -> None:
     from compliance.models import DncList
     from crm import sms
     from leads.cadences.engine import cadence_stop
+    from leads.cadences.touches import touch_send
     from leads.models import Cadence, Lead, LeadSource
     from leads.tasks import send_touch
-    from leads.touches import touch_send
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:  # this benchmark's own database

@@ -46,6 +46,35 @@ def unsubscribe_token(*, email: str, lead_id: int | None = None) -> str:
     return link.token
 
 
+def unsubscribe_urls(*, recipients: list[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """Return the unsubscribe URL of each (email, lead id), in two queries for any number.
+
+    Keyed by the recipient as given; the links are those `unsubscribe_token` makes.
+    """
+    wanted = {(_normalized(email), lead_id): (email, lead_id) for email, lead_id in recipients}
+    if not wanted:
+        return {}
+
+    def read() -> dict[tuple[str, int], str]:
+        links = UnsubscribeLink.objects.filter(
+            email__in={email for email, _ in wanted}, lead_id__in={lead for _, lead in wanted}
+        ).values_list("email", "lead_id", "token")
+        return {(email, lead): token for email, lead, token in links if (email, lead) in wanted}
+
+    tokens = read()
+    missing = [key for key in wanted if key not in tokens]
+    if missing:
+        UnsubscribeLink.objects.bulk_create(
+            [UnsubscribeLink(email=email, lead_id=lead_id) for email, lead_id in missing],
+            ignore_conflicts=True,  # made meanwhile for the same recipient
+        )
+        tokens = read()
+    return {
+        given: _site_url() + reverse("compliance:unsubscribe", args=[tokens[key]])
+        for key, given in wanted.items()
+    }
+
+
 def unsubscribe_token_read(*, token: str) -> tuple[str, int | None]:
     """Return the (email, lead_id) a token names, or raise InvalidUnsubscribeToken.
 
@@ -84,13 +113,16 @@ def unsubscribe_url(*, email: str, lead_id: int | None = None) -> str:
     return _site_url() + reverse("compliance:unsubscribe", args=[token])
 
 
-def list_unsubscribe_headers(*, email: str, lead_id: int | None = None) -> dict[str, str]:
+def list_unsubscribe_headers(
+    *, email: str, lead_id: int | None = None, url: str = ""
+) -> dict[str, str]:
     """Return the List-Unsubscribe headers for a marketing email to this recipient.
 
     RFC 8058: an HTTPS URI in List-Unsubscribe plus "List-Unsubscribe-Post:
     List-Unsubscribe=One-Click" lets mail clients unsubscribe with one POST, no page shown.
+    `url` is the recipient's `unsubscribe_url`, when the caller has it already.
     """
-    targets = [f"<{unsubscribe_url(email=email, lead_id=lead_id)}>"]
+    targets = [f"<{url or unsubscribe_url(email=email, lead_id=lead_id)}>"]
     mailbox = getattr(settings, "UNSUBSCRIBE_MAILTO", "").removeprefix("mailto:")
     if mailbox:
         targets.append(f"<mailto:{mailbox}?subject=unsubscribe>")
@@ -131,8 +163,10 @@ def business_name() -> str:
     return getattr(settings, "BUSINESS_NAME", "") or (sellers[0] if sellers else "")
 
 
-def marketing_email_footer(*, email: str, lead_id: int | None = None) -> str:
-    """Return the plain-text footer every marketing email carries: who, where, how to stop."""
+def marketing_email_footer(*, email: str, lead_id: int | None = None, url: str = "") -> str:
+    """Return the plain-text footer every marketing email carries: who, where, how to stop.
+
+    `url` is the recipient's `unsubscribe_url`, when the caller has it already."""
     lines = ["--"]
     if name := business_name():
         lines.append(name)
@@ -140,7 +174,7 @@ def marketing_email_footer(*, email: str, lead_id: int | None = None) -> str:
         lines.append(address)
     lines.append(
         "To stop marketing email from us, unsubscribe here: "
-        + unsubscribe_url(email=email, lead_id=lead_id)
+        + (url or unsubscribe_url(email=email, lead_id=lead_id))
     )
     return "\n".join(lines)
 

@@ -1,46 +1,21 @@
 """The SMS provider's webhook: a text arrived from a lead (or anyone)."""
 
-import base64
-import hashlib
-import hmac
 import json
 
-from django.conf import settings
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
+from django.http import HttpResponse, HttpResponseBadRequest
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from compliance.inbound import sms_reply_receive
+from crm.telephony import twilio_unsigned_refusal
 from leads.normalize import InvalidField
 from leads.validators import unstorable_text_problem
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
-def twilio_signature(auth_token: str, url: str, params: dict[str, list[str]]) -> str:
-    """Return Twilio's signature: HMAC-SHA1 of the URL and the sorted POST params, base64."""
-    signed = url + "".join(
-        name + value for name in sorted(params) for value in sorted(set(params[name]))
-    )
-    digest = hmac.new(auth_token.encode(), signed.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
-
-
 def _is_json(request) -> bool:
     return request.content_type == "application/json"
-
-
-def _signature_matches(request, auth_token: str) -> bool:
-    # A JSON body is signed through the bodySHA256 query parameter, not as params.
-    if _is_json(request):
-        body_hash = hashlib.sha256(request.body).hexdigest()
-        if not hmac.compare_digest(request.GET.get("bodySHA256", ""), body_hash):
-            return False
-        params = {}
-    else:
-        params = dict(request.POST.lists())
-    expected = twilio_signature(auth_token, request.build_absolute_uri(), params)
-    return hmac.compare_digest(request.headers.get("X-Twilio-Signature", ""), expected)
 
 
 class UnreadableText(ValueError):
@@ -69,31 +44,11 @@ def _sender_and_text(request) -> tuple[str, str]:
     return sender, text
 
 
-def _unsigned_refusal(request) -> HttpResponseForbidden | None:
-    """Refuse a post Twilio did not sign. Unsigned posts are taken only in development
-    (DEBUG on, no TWILIO_AUTH_TOKEN): otherwise anyone could opt a number out, lift an
-    opt-out with START, or have HELP answers sent to any number at the business's cost."""
-    auth_token = settings.TWILIO_AUTH_TOKEN
-    if not auth_token:
-        if settings.DEBUG:
-            return None
-        return HttpResponseForbidden(
-            "Inbound texts are refused until TWILIO_AUTH_TOKEN is set to verify them.",
-            content_type="text/plain",
-        )
-    if not _signature_matches(request, auth_token):
-        return HttpResponseForbidden(
-            "The X-Twilio-Signature header does not match this request.",
-            content_type="text/plain",
-        )
-    return None
-
-
 @csrf_exempt
 @require_POST
 def sms_inbound(request):
     """Receive one inbound text and answer with empty TwiML: replies go out as tasks."""
-    if refusal := _unsigned_refusal(request):
+    if refusal := twilio_unsigned_refusal(request):
         return refusal
     try:
         sender, text = _sender_and_text(request)

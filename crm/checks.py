@@ -58,6 +58,15 @@ def outside_world_check(app_configs=None, **kwargs) -> list[CheckMessage]:
                 id="crm.W001",
             )
         )
+    if settings.SMS_BACKEND == TWILIO_BACKEND and not settings.SITE_URL:
+        problems.append(
+            Warning(
+                "SITE_URL is not set: texts go without a status callback, so deliveries, "
+                "failures and invalid numbers are never recorded.",
+                hint="Set SITE_URL to this app's public https:// address.",
+                id="crm.W003",
+            )
+        )
     if not settings.REDIS_URL:
         problems.append(
             Warning(

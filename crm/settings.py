@@ -7,6 +7,7 @@ and are safe in production: with DEBUG off a SECRET_KEY is required and HTTPS is
 import datetime
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from celery.schedules import crontab
@@ -171,17 +172,24 @@ STORAGES = {
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "media/"
 
-# Email: console in the embedded default, SMTP when EMAIL_HOST is set.
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+# Email: console in the embedded default, SMTP when EMAIL_URL or EMAIL_HOST is set.
+# EMAIL_URL (smtp://user:password@host:587, smtps://...:465 for SSL) gives the host, port and
+# credentials at once; an EMAIL_* variable set beside it wins.
+_email_url = urlsplit(os.environ.get("EMAIL_URL", ""))
+if _email_url.geturl() and (_email_url.scheme not in {"smtp", "smtps"} or not _email_url.hostname):
+    raise ImproperlyConfigured("EMAIL_URL must look like smtp://user:password@host:587.")
+EMAIL_HOST = os.environ.get("EMAIL_HOST") or _email_url.hostname or ""
 EMAIL_BACKEND = os.environ.get(
     "EMAIL_BACKEND",
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend",
 )
-EMAIL_PORT = env_int("EMAIL_PORT", 587)
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_PORT = env_int(
+    "EMAIL_PORT", _email_url.port or (465 if _email_url.scheme == "smtps" else 587)
+)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER") or unquote(_email_url.username or "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD") or unquote(_email_url.password or "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
@@ -216,6 +224,8 @@ REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "")
 
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = TASKS_IN_PROCESS
+# The queue tasks go to and workers read unless told otherwise (tests give each run its own).
+CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_TASK_DEFAULT_QUEUE", "celery")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -278,6 +288,12 @@ CELERY_BEAT_SCHEDULE = {
     # Cadences whose last step has passed with nothing left to do (leads.cadences).
     "finish-cadences": {
         "task": "leads.tasks.finish_cadences",
+        "schedule": float(CLOCK_TICK_SECONDS) * 6,
+        "options": {"expires": CLOCK_TICK_SECONDS * 6},
+    },
+    # Sends whose worker died between claim and the provider's answer (leads.cadences).
+    "reconcile-interrupted-sends": {
+        "task": "leads.tasks.reconcile_interrupted_sends",
         "schedule": float(CLOCK_TICK_SECONDS) * 6,
         "options": {"expires": CLOCK_TICK_SECONDS * 6},
     },
@@ -401,6 +417,20 @@ SMS_BACKEND = os.environ.get("SMS_BACKEND", "crm.sms.ConsoleBackend")
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_FROM_NUMBER = os.environ.get("TWILIO_FROM_NUMBER", "")
+# Outbound (leads.cadences.outbound). Empty TWILIO_API_BASE_URL: Twilio's own hosts; tests and
+# benches point it at a local server answering like Twilio's REST API.
+TWILIO_API_BASE_URL = os.environ.get("TWILIO_API_BASE_URL", "").rstrip("/")
+# Sends per second to each provider, shared by every worker (a token bucket in Redis; no
+# limit without Redis). 0: no limit.
+SMS_RATE_PER_SECOND = float(os.environ.get("SMS_RATE_PER_SECOND", "") or 10)
+EMAIL_RATE_PER_SECOND = float(os.environ.get("EMAIL_RATE_PER_SECOND", "") or 20)
+# A touch left "sending" this long had its worker die between claim and the provider's
+# answer: the clock reconciles it (a text from the provider's records; an email is marked
+# unknown for a manager). Longer than CELERY_TASK_TIME_LIMIT, so no live task still has it.
+SEND_INTERRUPTED_AFTER_SECONDS = env_int("SEND_INTERRUPTED_AFTER_SECONDS", 180)
+# A touch queued this long whose task never ran (its message lost, Redis flushed) is queued
+# again; the send task's claim makes a duplicate harmless.
+SEND_REQUEUE_AFTER_SECONDS = env_int("SEND_REQUEUE_AFTER_SECONDS", 600)
 
 # The lead-to-call bridge (leads.voice.bridge): rings a rep, then dials the lead once the
 # rep pressed 1. The console backend logs calls; crm.telephony.TwilioVoiceBackend places them.
@@ -424,5 +454,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The Twilio library logs every request's headers at INFO.
+        "twilio.http_client": {"level": "WARNING"},
+    },
 }

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("compliance.urls")),
     path("", include("compliance.webhook_urls")),
     path("webhooks/voice/", include("leads.voice.urls")),
+    path("", include("leads.cadences.urls")),
 ]

@@ -10,11 +10,12 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from compliance.models import ConsentRecord
 from crm.admin_paging import LargeTablePaginator
-from crm.roles import grantable_groups, user_is_manageable_by
+from crm.roles import MANAGER, grantable_groups, user_is_manageable_by
 from leads import admin_imports, admin_scoring  # noqa: F401 (registers their admins)
 from leads.admin_forms import LeadAddForm, LeadReassignForm
 from leads.admin_workspace import ConversionInline, LeadNoteInline
 from leads.cadences import admin as cadence_admin  # noqa: F401 (registers its admins)
+from leads.cadences.outbound import touch_resend
 from leads.fastlane import leads_fast_lane_retry
 from leads.feedback import admin_dashboard  # noqa: F401 (serves the dashboard)
 from leads.feedback.admin import LeadReturnInline
@@ -477,6 +478,7 @@ class TouchAdmin(admin.ModelAdmin):
 
     list_display = ("due_at", "lead", "channel", "purpose", "status", "status_note", "sent_at")
     list_filter = ("status", "channel", "purpose", "due_at")
+    actions = ("resend_interrupted",)
     list_select_related = ("lead",)
     search_fields = ("lead__phone", "lead__email", "lead__last_name")
     search_help_text = "The lead's phone number, email address or name."
@@ -498,6 +500,22 @@ class TouchAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_resend_permission(self, request):
+        return request.user.is_superuser or request.user.groups.filter(name=MANAGER).exists()
+
+    @admin.action(
+        description="Resend: the send was interrupted and may not have gone (status: unknown)",
+        permissions=["resend"],
+    )
+    def resend_interrupted(self, request, queryset):
+        resent = sum(touch_resend(touch=touch, by=request.user) for touch in queryset)
+        skipped = len(queryset) - resent
+        messages.success(request, f"Queued {resent} touch(es) to send again.")
+        if skipped:
+            messages.warning(
+                request, f"Left {skipped} alone: only touches whose fate is unknown are resent."
+            )
 
 
 class RepProfileInline(admin.StackedInline):

@@ -630,7 +630,7 @@ def _welcome_texts_plan(leads: list[Lead], rng: random.Random, now) -> int:
     The gate decides each as it would for real: some wait for the lead's calling hours,
     texts to leads who opted out are blocked, and the clock sends the rest when due.
     """
-    from leads.touches import touch_schedule  # imports the gate, which needs the app ready
+    from leads.cadences.touches import touch_schedule  # imports the gate, which needs the app ready
 
     owned = [lead for lead in leads if lead.owner_id]
     chosen = [lead for lead in owned if lead.status == LeadStatus.NEW][:30]

@@ -1,10 +1,18 @@
 """Celery tasks for leads: thin, by id, safe to retry."""
 
+import time
+
 from celery import shared_task
+from django.conf import settings
 from django.db import OperationalError, transaction
 
-from crm.sms import SmsTemporaryError
 from leads.cadences.engine import cadence_stop, cadences_finish, cadences_stop_for_addresses
+from leads.cadences.outbound import (
+    due_touches_dispatch,
+    interrupted_sends_reconcile,
+    send_task_enqueue,
+    touches_send,
+)
 from leads.fastlane import leads_process, unprocessed_leads_process
 from leads.feedback.exports import feedback_daily_files_request
 from leads.feedback.rollups import rollups_refresh, rollups_refresh_nightly
@@ -13,7 +21,6 @@ from leads.intake.handoff import new_leads_take
 from leads.models import Lead
 from leads.models.lead import OPEN_STATUSES
 from leads.scoring import lead_rescore
-from leads.touches import due_touches_dispatch, touch_send
 from leads.voice.bridge import (
     BridgeTemporaryError,
     bridge_call_place,
@@ -77,22 +84,50 @@ def alert_due_callbacks() -> None:
     due_callbacks_alert()
 
 
+# Seconds before the first retry of a touch the provider could not take; doubled each time.
+SEND_RETRY_BASE_SECONDS = 5
+SEND_RETRY_MAX_SECONDS = 300
+
+
 @shared_task(
-    autoretry_for=(OperationalError, SmsTemporaryError),
-    retry_backoff=5,
-    retry_backoff_max=300,
+    bind=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=True,
     max_retries=6,
     acks_late=True,
+    ignore_result=True,
 )
+def send_touches(self, touch_ids: list[int]) -> None:
+    """Send these queued texts or emails, asking the compliance gate again at this moment."""
+    report = touches_send(touch_ids=touch_ids)
+    if report.rate_limited:
+        # Not a failure: wait for the provider's bucket to refill, without using a retry.
+        if self.request.is_eager:
+            time.sleep(report.rate_wait)
+        send_task_enqueue(report.rate_limited, countdown=max(report.rate_wait, 0.05))
+    if report.retry and not self.request.is_eager:
+        # In-process (no Redis) the clock queues them again instead of this request waiting.
+        countdown = min(SEND_RETRY_MAX_SECONDS, SEND_RETRY_BASE_SECONDS * 2**self.request.retries)
+        raise self.retry(args=[report.retry], countdown=max(countdown, report.retry_in))
+
+
+@shared_task(acks_late=True, ignore_result=True)
 def send_touch(touch_id: int) -> None:
-    """Send one queued text or email, asking the compliance gate again at this moment."""
-    touch_send(touch_id=touch_id)
+    """Send one queued touch (the task's earlier form, kept for messages already queued)."""
+    send_touches.delay([touch_id])
 
 
 @shared_task(ignore_result=True)
 def dispatch_due_touches() -> None:
     """The clock's tick: queue every touch that is due."""
-    due_touches_dispatch()
+    # Most of a tick drains a backlog; the next tick takes what is left.
+    due_touches_dispatch(seconds=settings.CLOCK_TICK_SECONDS * 0.8)
+
+
+@shared_task(ignore_result=True)
+def reconcile_interrupted_sends() -> None:
+    """The clock: settle touches whose worker died between claim and the provider's answer."""
+    interrupted_sends_reconcile()
 
 
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=True, max_retries=5, acks_late=True)

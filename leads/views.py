@@ -14,13 +14,13 @@ from django.views.decorators.http import require_POST
 from compliance.gate import decide_many
 from compliance.suppressions import STOP_REQUESTS, stop_request_record
 from leads.cadences.engine import CadenceError, cadence_pause, cadence_plan, cadence_resume
+from leads.cadences.touches import decision_explained, touch_schedule
 from leads.choices import Channel
 from leads.feedback.views import lead_return_context
 from leads.models import ContactAttempt, Disposition, TouchStatus
 from leads.scoring import score_breakdown
 from leads.selectors import lead_for_rep_or_404, leads_for_rep, open_call_of_rep
 from leads.templatetags.lead_time import local_at
-from leads.touches import decision_explained, touch_schedule
 from leads.workspace.alerts import alerts_mark_seen, alerts_unseen
 from leads.workspace.calls import (
     ActionError,

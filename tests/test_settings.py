@@ -46,6 +46,7 @@ PRODUCTION = {
     "REDIS_URL": "redis://127.0.0.1:6379/0",
     "SMS_BACKEND": "crm.sms.TwilioBackend",
     "TWILIO_AUTH_TOKEN": "a-twilio-auth-token",
+    "SITE_URL": "https://leadline.example.com",
 }
 
 
@@ -55,8 +56,9 @@ PRODUCTION = {
         ({"TWILIO_AUTH_TOKEN": ""}, "ERROR", "crm.E002"),
         ({"SMS_BACKEND": "crm.sms.ConsoleBackend"}, "WARNING", "crm.W001"),
         ({"REDIS_URL": ""}, "WARNING", "crm.W002"),
+        ({"SITE_URL": ""}, "WARNING", "crm.W003"),
     ],
-    ids=["twilio-without-token", "console-sms", "no-redis"],
+    ids=["twilio-without-token", "console-sms", "no-redis", "no-site-url"],
 )
 def test_deploy_check_names_what_production_lacks(change, level, message):
     result = _manage(
@@ -125,3 +127,45 @@ def test_embedded_default_needs_no_servers():
 @pytest.mark.django_db
 def test_every_model_change_has_a_migration():
     call_command("makemigrations", check=True, dry_run=True, verbosity=0)
+
+
+def _email_settings(**env: str) -> subprocess.CompletedProcess:
+    return _run(
+        [
+            "-c",
+            "import os; os.environ['DJANGO_SETTINGS_MODULE'] = 'crm.settings'; "
+            "from django.conf import settings as s; "
+            "print(s.EMAIL_BACKEND, s.EMAIL_HOST, s.EMAIL_PORT, s.EMAIL_HOST_USER, "
+            "s.EMAIL_HOST_PASSWORD, s.EMAIL_USE_TLS, s.EMAIL_USE_SSL)",
+        ],
+        DEBUG="1",
+        **env,
+    )
+
+
+def test_email_url_gives_the_smtp_server_and_its_credentials_at_once():
+    result = _email_settings(EMAIL_URL="smtps://mailer%40example.com:p%3Ass@smtp.example.com")
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.core.mail.backends.smtp.EmailBackend",
+        "smtp.example.com",
+        "465",
+        "mailer@example.com",
+        "p:ss",
+        "False",
+        "True",
+    ]
+
+
+def test_an_email_variable_beside_email_url_wins():
+    result = _email_settings(EMAIL_URL="smtp://u:p@smtp.example.com:2525", EMAIL_HOST="other")
+
+    assert result.stdout.split()[1:4] == ["other", "2525", "u"]
+
+
+def test_a_malformed_email_url_is_refused_naming_it():
+    result = _email_settings(EMAIL_URL="http://smtp.example.com")
+
+    assert result.returncode != 0
+    assert "EMAIL_URL must look like smtp://" in result.stderr

@@ -50,6 +50,9 @@ class LeadFacts:
     email: str
     product: str
     received_at: datetime.datetime
+    # The carrier refused the number for texts, or the address bounced for good.
+    phone_invalid: bool = False
+    email_invalid: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +205,10 @@ def _missing_address(lead: LeadFacts, channel: str) -> Reason | None:
         return Reason(ReasonCode.NO_EMAIL, "This lead has no email address.")
     if channel != Channel.EMAIL and not lead.phone:
         return Reason(ReasonCode.NO_PHONE, "This lead has no phone number.")
+    if channel == Channel.EMAIL and lead.email_invalid:
+        return Reason(ReasonCode.NO_EMAIL, "This lead's email address bounced for good.")
+    if channel == Channel.SMS and lead.phone_invalid:
+        return Reason(ReasonCode.NO_PHONE, "The carrier said this number cannot take texts.")
     return None
 
 

@@ -104,7 +104,14 @@ def facts_read(
             continue
         phone = phone_text(lead.phone)
         fact = GateFacts(
-            LeadFacts(phone, lead.email, lead.product, lead.received_at),
+            LeadFacts(
+                phone,
+                lead.email,
+                lead.product,
+                lead.received_at,
+                phone_invalid=lead.phone_invalid_at is not None,
+                email_invalid=lead.email_invalid_at is not None,
+            ),
             *_lead_places(lead, phone),
         )
         facts[lead.pk] = fact

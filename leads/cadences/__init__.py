@@ -1,1 +1,1 @@
-"""Cadences: the follow-up plan each lead walks until it converts, says stop, or it ends."""
+"""Following leads up: cadences, touches, the channels they go by and the sending path."""

@@ -3,9 +3,9 @@ stopped, paused and resumed.
 
 Every step becomes a `Touch` when the lead is enrolled, with its due time worked out from
 the step delays, so the rep and the manager see the whole plan from the first second. Texts
-and emails go through `leads.touches.touch_schedule` (the gate decides them when planned and
-again when sent); a call task is a rep's call touch that comes up in their queue when due;
-a bridge step is an automated call touch that the bridge's dispatcher places.
+and emails go through `leads.cadences.touches.touch_schedule` (the gate decides them when
+planned and again when sent); a call task is a rep's call touch that comes up in their
+queue when due; a bridge step is an automated call touch that the bridge's dispatcher places.
 
 Timing, in the lead's own zone (UTC when it is unknown):
 - a delay counts from the previous step's planned time, or from the lead's arrival;
@@ -38,6 +38,7 @@ from leads.cadences.templates import (
     fallback_message,
     message_render,
 )
+from leads.cadences.touches import touch_schedule
 from leads.choices import Channel
 from leads.models import (
     Cadence,
@@ -51,7 +52,6 @@ from leads.models import (
     TouchStatus,
 )
 from leads.models.lead import OPEN_STATUSES
-from leads.touches import touch_schedule
 
 logger = logging.getLogger(__name__)
 

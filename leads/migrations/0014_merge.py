@@ -8,6 +8,7 @@ class Migration(migrations.Migration):
         ("leads", "0013_cadences"),
         ("leads", "0013_voice"),
         ("leads", "0013_reports"),
+        ("leads", "0013_outbound"),
     ]
 
     operations = []

@@ -66,6 +66,12 @@ class Touch(models.Model):
         default=0, help_text="Times a send task handed it to the provider or tried to."
     )
     delivered_at = models.DateTimeField(null=True, blank=True)
+    sending_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When a send task last claimed it: a touch left sending long after this "
+        "had its worker die before the provider answered.",
+    )
     cadence_step = models.ForeignKey(
         "leads.CadenceStep",
         on_delete=models.SET_NULL,
@@ -150,6 +156,16 @@ class Touch(models.Model):
                 fields=["queued_at"],
                 name="touch_bridge_sending_idx",
                 condition=models.Q(status="sending", channel=Channel.CALL, automated=True),
+            ),
+            # Sends interrupted between claim and the provider's answer, for reconciliation.
+            models.Index(
+                fields=["sending_at"],
+                name="touch_sending_idx",
+                condition=models.Q(status="sending"),
+            ),
+            # Emails whose fate is unknown, listed for a manager to resend.
+            models.Index(
+                fields=["due_at"], name="touch_unknown_idx", condition=models.Q(status="unknown")
             ),
             models.Index(fields=["lead", "-due_at"], name="touch_lead_idx"),
         ]

@@ -5,7 +5,7 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from leads.cadence_conditions import cadence_skip_reasons
+from leads.cadences.conditions import cadence_skip_reasons
 from leads.choices import Channel
 from leads.models import Alert, AlertKind, Lead, Touch, TouchStatus
 from leads.workspace.queue import leads_queue_refresh

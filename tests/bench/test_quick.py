@@ -73,6 +73,15 @@ BENCHMARKS = {
         "dashboard page (median of ",
         "bare aggregate over the rollups (baseline): ",
     ],
+    "speed_to_lead.py": [
+        "Leadline sending-path benchmark",
+        "touches/s dispatched and handed to the backend",
+        "bare claim-and-mark loop (baseline)",
+        "sent exactly once",
+        "Speed to lead: ",
+        "first email: ",
+        "leads without a planned first touch",
+    ],
     "queue.py": [
         "Queue benchmark, ",
         "lead_claim_next ",
@@ -108,6 +117,8 @@ def test_benchmark_runs_quick_and_prints_its_figures(script):
         connection.vendor == "postgresql",
         "the benchmarks make a database of their own on DATABASE_URL's server",
     )
+    if script == "speed_to_lead.py":
+        require_service("Redis", bool(settings.REDIS_URL), "the benchmark runs Celery on it")
     if script == "intake.py":
         require_service("Redis", bool(settings.REDIS_URL), "intake's benchmark runs Celery on it")
         require_service("wrk", bool(shutil.which("wrk")), "apt-get install wrk")

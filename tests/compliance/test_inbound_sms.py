@@ -4,16 +4,15 @@ import base64
 import datetime
 import hashlib
 import hmac
-import io
 import json
+import socket
 import threading
-import urllib.error
-import urllib.parse
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection, connections
 from django.utils import timezone
+from twilio.request_validator import RequestValidator
 
 from compliance.gate import decide
 from compliance.inbound import sms_reply_receive
@@ -31,12 +30,13 @@ from compliance.models import (
 from compliance.replies import help_text, opt_out_confirmation_text
 from compliance.suppressions import suppression_add
 from compliance.tasks import send_opt_out_confirmation
-from compliance.webhooks import twilio_signature
 from crm import sms
+from crm import telephony as crm_telephony
 from leads.models import ContactAttempt
 from leads.models.attempt import Direction
 from tests.conftest import require_service
 from tests.factories import ConsentRecordFactory, LeadFactory
+from tests.fakes.twilio_server import FakeTwilio
 
 # Tasks run here, not on a broker.
 pytestmark = pytest.mark.usefixtures("eager_tasks")
@@ -423,7 +423,7 @@ def test_the_signature_matches_twilios_documented_example():
     url = "https://mycompany.com/myapp.php?foo=1&bar=2"
 
     expected = "RSOYDt4T1cUTdK1PDd93/VVr8B8="
-    assert twilio_signature("12345", url, {k: [v] for k, v in params.items()}) == expected
+    assert RequestValidator("12345").compute_signature(url, params) == expected
     assert _signed("12345", url, params) == expected
 
 
@@ -499,63 +499,84 @@ def test_the_twilio_backend_names_missing_settings(settings):
         sms.send_sms(to=PHONE, body="Hello")
 
 
-class FakeTwilio:
-    """Stands in for urllib's urlopen: keeps each request, answers or fails."""
-
-    def __init__(self):
-        self.requests = []
-        self.failure = None
-
-    def urlopen(self, request, timeout):
-        self.requests.append(request)
-        if self.failure is not None:
-            raise self.failure
-        return io.BytesIO(json.dumps({"sid": "SM42"}).encode())
-
-
 @pytest.fixture
-def twilio(settings, monkeypatch):
+def twilio(settings):
     settings.SMS_BACKEND = "crm.sms.TwilioBackend"
     settings.TWILIO_ACCOUNT_SID = "AC123"
     settings.TWILIO_AUTH_TOKEN = "secret"
     settings.TWILIO_FROM_NUMBER = "+13055550999"
-    fake = FakeTwilio()
-    monkeypatch.setattr("urllib.request.urlopen", fake.urlopen)
-    return fake
+    with FakeTwilio("AC123", "secret") as server:
+        settings.TWILIO_API_BASE_URL = server.url
+        yield server
 
 
-def test_the_twilio_backend_posts_to_the_messages_api(twilio):
-    assert sms.send_sms(to=PHONE, body="Hello") == "SM42"
+def test_the_twilio_backend_sends_through_the_messages_api(twilio):
+    message_id = sms.send_sms(to=PHONE, body="Hello", status_callback="https://crm.example/s/1/")
 
-    [request] = twilio.requests
-    assert request.full_url == "https://api.twilio.com/2010-04-01/Accounts/AC123/Messages.json"
-    assert request.get_method() == "POST"
-    assert urllib.parse.parse_qs(request.data.decode()) == {
-        "To": [PHONE],
-        "From": ["+13055550999"],
-        "Body": ["Hello"],
-    }
-    credentials = base64.b64encode(b"AC123:secret").decode()
-    assert request.get_header("Authorization") == f"Basic {credentials}"
+    [message] = twilio.messages
+    assert message_id == message.sid and message.sid.startswith("SM")
+    assert (message.to, message.from_, message.body) == (PHONE, "+13055550999", "Hello")
+    assert message.status_callback == "https://crm.example/s/1/"
+    assert twilio.requests == [("POST", "/2010-04-01/Accounts/AC123/Messages.json")]
 
 
-@pytest.mark.parametrize(("status", "error"), [(400, sms.SmsError), (429, sms.SmsTemporaryError)])
-def test_the_twilio_backend_tells_refusals_from_temporary_failures(twilio, status, error):
-    body = io.BytesIO(b'{"code": 21211, "message": "Invalid To"}')
-    twilio.failure = urllib.error.HTTPError("url", status, "No", {}, body)
+def test_the_twilio_backend_finds_a_text_it_sent_for_reconciliation(twilio):
+    before = timezone.now() - datetime.timedelta(seconds=2)
+    message_id = sms.send_sms(to=PHONE, body="Hello")
+    sms.send_sms(to="+13055550111", body="Hello")
+
+    assert sms.sent_sms_find(to=PHONE, body="Hello", since=before) == message_id
+    assert sms.sent_sms_find(to=PHONE, body="Other", since=before) is None
+    later = timezone.now() + datetime.timedelta(minutes=1)
+    assert sms.sent_sms_find(to=PHONE, body="Hello", since=later) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "error", "invalid"),
+    [
+        (400, 21211, sms.SmsError, True),
+        (400, 21408, sms.SmsError, False),
+        (429, 20429, sms.SmsTemporaryError, False),
+        (500, None, sms.SmsTemporaryError, False),
+    ],
+)
+def test_the_twilio_backend_tells_refusals_from_temporary_failures(
+    twilio, status, code, error, invalid
+):
+    twilio.fail_next(status, code=code)
 
     with pytest.raises(error) as raised:
         sms.send_sms(to=PHONE, body="Hello")
 
     assert raised.type is error
     assert str(status) in str(raised.value)
+    assert raised.value.number_invalid is invalid
+    assert twilio.messages == []
 
 
-def test_an_unreachable_twilio_is_a_temporary_failure(twilio):
-    twilio.failure = urllib.error.URLError("connection refused")
+def test_an_unreachable_twilio_is_a_temporary_failure(twilio, settings):
+    settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{_closed_port()}"
 
-    with pytest.raises(sms.SmsTemporaryError, match="connection refused"):
+    with pytest.raises(sms.SmsTemporaryError, match="Could not reach Twilio"):
         sms.send_sms(to=PHONE, body="Hello")
+
+
+def test_a_twilio_that_takes_the_text_and_never_answers_is_an_unknown_outcome(twilio, monkeypatch):
+    monkeypatch.setattr("crm.telephony.TWILIO_TIMEOUT_SECONDS", 0.5)
+    crm_telephony._client_for.cache_clear()
+    twilio.hang.set()
+
+    with pytest.raises(sms.SmsOutcomeUnknown):
+        sms.send_sms(to=PHONE, body="Hello")
+
+    crm_telephony._client_for.cache_clear()
+    assert len(twilio.messages) == 1  # it went: never to be sent again blindly
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 # Real PostgreSQL: simultaneous replies and claims.

@@ -38,6 +38,7 @@ from leads.cadences.templates import (
     message_render,
     template_check,
 )
+from leads.cadences.touches import due_touches_dispatch
 from leads.lifecycle import conversion_record, status_advance
 from leads.models import (
     Alert,
@@ -52,7 +53,6 @@ from leads.models import (
     Touch,
     TouchStatus,
 )
-from leads.touches import due_touches_dispatch
 from leads.workspace.alerts import due_callbacks_alert
 from leads.workspace.calls import call_outcome_record, call_start
 from leads.workspace.queue import CALL_TASK_DUE

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from compliance.models import Suppression, SuppressionScope
+from leads.cadences.touches import due_touches_dispatch
 from leads.lifecycle import ConversionError, conversion_record, status_after
 from leads.models import (
     ContactAttempt,
@@ -24,7 +25,6 @@ from leads.models import (
     Touch,
     TouchStatus,
 )
-from leads.touches import due_touches_dispatch
 from leads.workspace.alerts import due_callbacks_alert
 from leads.workspace.queue import CALLBACK_DUE, leads_queue_refresh
 from tests.factories import ConsentRecordFactory, LeadFactory

@@ -28,8 +28,8 @@ from compliance.models import (
 from compliance.suppressions import suppression_add
 from crm import sms
 from crm.celery import app as celery_app
+from leads.cadences.touches import due_touches_dispatch, touch_schedule, touch_send
 from leads.models import ContactAttempt, Disposition, Lead, Touch, TouchStatus
-from leads.touches import due_touches_dispatch, touch_schedule, touch_send
 from tests.conftest import require_service
 from tests.factories import ConsentRecordFactory, LeadFactory
 
@@ -191,7 +191,7 @@ def test_a_send_the_provider_refuses_is_marked_failed_not_retried(
     def refuse(**kwargs):
         raise sms.SmsError("Twilio refused the message (400): not a mobile number")
 
-    monkeypatch.setattr("leads.touches.send_sms", refuse)
+    monkeypatch.setattr("leads.cadences.channels.send_sms", refuse)
     with django_capture_on_commit_callbacks(execute=True):
         touch = touch_schedule(lead=lead, channel="sms", body="Hi!")
 
@@ -352,9 +352,9 @@ def test_two_clocks_hand_out_each_due_touch_once(monkeypatch):
     )
     handed_out: list[int] = []
     monkeypatch.setattr(
-        "leads.tasks.send_touch.apply_async", lambda args, *_, **__: handed_out.append(args[0])
+        "leads.tasks.send_touches.apply_async", lambda args, *_, **__: handed_out.extend(args[0])
     )
-    monkeypatch.setattr("leads.touches.DISPATCH_BATCH", 7)
+    monkeypatch.setattr("leads.cadences.outbound.DISPATCH_BATCH", 7)
     barrier = threading.Barrier(2)
 
     def tick():

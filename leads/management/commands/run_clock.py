@@ -8,11 +8,11 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from leads.cadences.engine import cadences_finish
+from leads.cadences.outbound import due_touches_dispatch, interrupted_sends_reconcile
 from leads.fastlane import unprocessed_leads_process
 from leads.feedback.exports import feedback_daily_files_request
 from leads.feedback.rollups import rollups_refresh, rollups_refresh_nightly
 from leads.feedback.webhooks import feedback_deliveries_dispatch
-from leads.touches import due_touches_dispatch
 from leads.voice.bridge import bridge_touches_dispatch, stale_bridges_settle
 from leads.workspace.alerts import due_callbacks_alert
 from leads.workspace.queue import stale_windows_refresh
@@ -43,9 +43,16 @@ class Command(BaseCommand):
         last_rollups = last_daily_files = float("-inf")
         nightly_done_for = None
         while True:
-            queued = due_touches_dispatch()
+            queued = due_touches_dispatch(seconds=every * 0.8)
             if queued:
                 self.stdout.write(f"Queued {queued} due touch(es).")
+            try:
+                settled = interrupted_sends_reconcile()
+            except Exception:
+                logger.exception("Reconciling interrupted sends failed")
+            else:
+                if settled:
+                    self.stdout.write(f"Settled {settled} interrupted send(s).")
             try:
                 swept = unprocessed_leads_process()
             except Exception:  # the database away must not stop the clock

@@ -4,9 +4,8 @@ The stops (leads.cadences.engine.cadence_stop) cancel a cadence's touches as soo
 a contact or a final status is recorded; a stop queued by name (compliance) can be lost with
 Redis, so the facts are read again here, from the database, before each touch goes.
 
-Outside leads.cadences on purpose: the cadence engine schedules its texts and emails through
-leads.touches, and leads.touches asks this module right before the gate, so the rule has to
-sit below both for the imports to run one way.
+Both the send path (leads.cadences.outbound) and the clock's call alerts
+(leads.workspace.alerts) ask it, just before the gate.
 """
 
 from collections.abc import Sequence
