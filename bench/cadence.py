@@ -11,7 +11,7 @@ with every cadence switched off (the baseline), then with the default "Speed to 
 cadence (8 steps planned as touches, the first text and email queued to send when the
 transaction commits). Prints, for each: ms per lead p50 and p99 over all rounds, and the
 SQL statements one lead costs; then the send tasks those leads queued, run one by one
-(`touch_send`, what a Celery worker does next: ms per text or email), and the cost of
+(`touches_send`, what a Celery worker does next: ms per text or email), and the cost of
 stopping a lead's cadence (`cadence_stop`). A warm-up lead goes first, uncounted.
 --quick: 20 leads, one round: seconds, to show it still runs.
 """
@@ -128,9 +128,9 @@ def main() -> None:
     from compliance.models import DncList
     from crm import sms
     from leads.cadences.engine import cadence_stop
-    from leads.cadences.touches import touch_send
+    from leads.cadences.outbound import touches_send
     from leads.models import Cadence, Lead, LeadSource
-    from leads.tasks import send_touch
+    from leads.tasks import send_touches
 
     call_command("migrate", verbosity=0)
     with connection.cursor() as cursor:  # this benchmark's own database
@@ -145,7 +145,7 @@ def main() -> None:
     default = Cadence.objects.get(is_default=True)
     # The send tasks are collected, not run in the fast lane's place: a worker runs them.
     sends: list[int] = []
-    send_touch.apply_async = lambda args=(), *_, **__: sends.append(args[0])
+    send_touches.apply_async = lambda args=(), *_, **__: sends.extend(args[0])
     mail.outbox = []
     results: dict[str, list[float]] = {"baseline": [], "cadence": []}
     statements = {}
@@ -163,7 +163,7 @@ def main() -> None:
             Cadence.objects.filter(pk=default.pk).update(is_active=phase == "cadence")
             statements[phase] = _statements(source, next_id)
             next_id += 1
-        send_timings = _timed(lambda touch_id: touch_send(touch_id=touch_id), sends)
+        send_timings = _timed(lambda touch_id: touches_send(touch_ids=[touch_id]), sends)
         texts = len(sms.outbox)
         enrolled = list(Lead.objects.filter(cadence_enrollment__isnull=False)[: args.leads])
         stops = []

@@ -24,7 +24,10 @@ Then:
 - the dashboard for the month (GET /admin/dashboard/?period=month, in-process, median of
   --page-runs), beside the bare aggregate over the rollups it reads and beside the
   aggregate over the leads and conversions that the rollups spare each page view.
-Targets: export under 20 s and 150 MB; dashboard under 1 s.
+- then (not with --quick, whose run of it is its own) the webhook delivery benchmark,
+  bench/feedback_webhooks.py, in a process and a database of its own: events delivered per
+  second to a local receiver beside a bare posting loop.
+Targets: export under 20 s and 150 MB; dashboard under 1 s; webhooks at least 300 events/s.
 """
 
 import argparse
@@ -438,6 +441,15 @@ def main() -> None:
     _load(args)
     _export_benchmark(args)
     _dashboard_benchmark(args)
+    if not args.quick:
+        _webhooks_benchmark()
+
+
+def _webhooks_benchmark() -> None:
+    """Run bench/feedback_webhooks.py: its own database, never this one's (it empties it)."""
+    env = {key: value for key, value in os.environ.items() if key != "BENCH_DATABASE"}
+    script = Path(__file__).with_name("feedback_webhooks.py")
+    subprocess.run([sys.executable, str(script)], env=env, check=True)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ Prints:
   server, and to its first text at the Twilio-shaped server when calling hours allow texts
   to the leads' zone (Florida) now: p50 and p99, and how many leads got no first touch. The
   leads' source follows a cadence whose first steps (an email and a text) are due at once;
-  the fast lane must plan them (the cadence work), else the phase says none was planned.
+  the fast lane plans them at intake, else the phase says none was planned.
 """
 
 import argparse
@@ -446,7 +446,7 @@ def _speed(args, env: dict) -> None:
     without = len([lead_id for lead_id in lead_ids if lead_id not in planned])
     print(f"  leads without a planned first touch: {without} of {len(lead_ids)}", end="")
     if without == len(lead_ids):
-        print(" (the fast lane plans none: the cadence work is not in this build)")
+        print(" (the fast lane planned none: the source follows no active cadence?)")
     else:
         print()
 

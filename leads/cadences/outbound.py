@@ -44,6 +44,7 @@ from leads.cadences.channels import (
 )
 from leads.cadences.conditions import cadence_skip_reasons
 from leads.choices import Channel
+from leads.feedback.returns import returns_auto_for_invalid
 from leads.models import SENT_CHANNELS, ContactAttempt, Direction, Lead, Touch, TouchStatus
 
 logger = logging.getLogger(__name__)
@@ -497,4 +498,7 @@ def lead_contact_invalid_record(*, lead: Lead, channel: str, reason: str) -> int
             channel=channel,
             status__in=[TouchStatus.SCHEDULED, TouchStatus.QUEUED],
         ).update(status=TouchStatus.CANCELLED, status_note=f"Address invalid: {reason}"[:2000])
+        if marked and channel != Channel.EMAIL:
+            # A number that does not exist is what sources credit back ("bad number").
+            returns_auto_for_invalid(lead=lead)
     return cancelled

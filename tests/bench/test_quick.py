@@ -29,6 +29,8 @@ OWN_QUICK_DATABASES = {
     "feedback.py": "leadline_bench_feedback_quick",
     # Deletes and reloads its sources' events each run: never among the others' feedback.
     "feedback_webhooks.py": "leadline_bench_webhooks_quick",
+    # Its worker's sweep would take the fast lane to every lead the intake benchmark left.
+    "speed_to_lead.py": "leadline_bench_speed_quick",
 }
 QUICK_REDIS_DB = 14
 

@@ -747,7 +747,7 @@ def test_a_pause_leaves_a_text_a_send_task_has_claimed_and_holds_the_rest(
     )
     with time_machine.travel(MONDAY_2PM, tick=False):
         lead = consented_lead(owner=rep)
-        monkeypatch.setattr("leads.tasks.send_touch.apply_async", lambda *a, **k: None)
+        monkeypatch.setattr("leads.tasks.send_touches.apply_async", lambda *a, **k: None)
         cadence_start(lead=lead, at=timezone.now())  # its sends are queued, never run
     text = Touch.objects.get(lead=lead, cadence_step__position=1)
     assert text.status == TouchStatus.QUEUED

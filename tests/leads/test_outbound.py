@@ -25,7 +25,15 @@ from leads.cadences.outbound import (
     touches_send,
 )
 from leads.cadences.touches import touch_schedule
-from leads.models import ContactAttempt, Lead, Touch, TouchStatus
+from leads.models import (
+    ContactAttempt,
+    Lead,
+    LeadReturn,
+    LeadSource,
+    ReturnOrigin,
+    Touch,
+    TouchStatus,
+)
 from tests.conftest import require_service
 from tests.factories import ConsentRecordFactory, LeadFactory
 from tests.fakes.smtp_server import SmtpServer
@@ -257,6 +265,28 @@ def test_twilio_refusing_an_invalid_number_marks_it_invalid(at_monday_10am, twil
     touch.refresh_from_db()
     assert touch.status == TouchStatus.FAILED and "21211" in touch.status_note
     assert Lead.objects.get(pk=lead.pk).phone_invalid_at is not None
+
+
+@pytest.mark.parametrize("auto_return", [True, False])
+def test_a_number_proved_invalid_returns_the_lead_when_its_source_says_so(
+    at_monday_10am, twilio, auto_return
+):
+    lead = consented_lead()
+    LeadSource.objects.filter(pk=lead.source_id).update(
+        auto_return_invalid=auto_return, allowed_return_reasons=["bad_number"]
+    )
+    [touch] = queued(lead)
+    twilio.fail_next(400, code=21211, message="The 'To' number is not a valid phone number.")
+
+    touches_send(touch_ids=[touch.pk])
+
+    returns = list(LeadReturn.objects.filter(lead=lead))
+    if auto_return:
+        [lead_return] = returns
+        assert (lead_return.reason, lead_return.origin) == ("bad_number", ReturnOrigin.AUTO)
+        assert lead_return.credit == Lead.objects.get(pk=lead.pk).cost
+    else:
+        assert returns == []
 
 
 def test_a_delivery_report_must_be_signed_and_name_its_text(at_monday_10am, client, settings):
