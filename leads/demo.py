@@ -35,15 +35,25 @@ from compliance.models import (
 from compliance.rules import AttemptCap, attempt_caps_for
 from crm.roles import MANAGER, REP, roles_sync
 from leads.choices import Channel
+from leads.feedback.outbox import conversion_feedback_record, feedback_event_record
+from leads.feedback.rollups import rollups_rebuild
 from leads.models import (
     ContactAttempt,
+    Conversion,
+    ConversionKind,
+    ConversionOrigin,
     Direction,
     Disposition,
     Exclusivity,
+    FeedbackEventType,
     Lead,
+    LeadReturn,
     LeadSource,
     LeadStatus,
     RepProfile,
+    ReturnOrigin,
+    ReturnReason,
+    ReturnStatus,
 )
 from leads.models.lead import OPEN_STATUSES
 from leads.scoring import NO_STATS, factor_weights, lead_score
@@ -189,6 +199,8 @@ class DemoSummary:
     attempts_created: int = 0
     touches_created: int = 0
     enrollments_created: int = 0
+    conversions_created: int = 0
+    returns_created: int = 0
 
 
 @dataclass
@@ -243,7 +255,7 @@ def _people_ensure(summary: DemoSummary) -> list[RepProfile]:
         is_staff=True,
     )  # fmt: skip
     users = []
-    for username, first, last, states, languages in REPS:
+    for number, (username, first, last, states, languages) in enumerate(REPS):
         user = _user_ensure(username, first_name=first, last_name=last, role=REP, summary=summary)
         RepProfile.objects.get_or_create(
             user=user,
@@ -251,6 +263,8 @@ def _people_ensure(summary: DemoSummary) -> list[RepProfile]:
                 "licensed_states": states,
                 "languages": languages,
                 "capacity": REP_CAPACITY,
+                # Where the lead-to-call bridge rings them (the console backend only logs it).
+                "phone": f"+1305555{190 + number:04d}",
             },
         )
         users.append(user)
@@ -587,6 +601,7 @@ def demo_data_load(*, lead_count: int = 2000, seed: int = 20261122) -> DemoSumma
     bulk_create_with_history(suppressions, Suppression, batch_size=500)
     bulk_create_with_history(attempts, ContactAttempt, batch_size=500)
     leads = [plan.lead for plan in plans]
+    summary.conversions_created, summary.returns_created = _ledger_record(plans, rng)
     summary.touches_created = _welcome_texts_plan(leads, rng, now)
     summary.touches_created += _callbacks_plan(leads, rng, now)
     summary.enrollments_created = _cadences_start(leads)
@@ -594,7 +609,67 @@ def demo_data_load(*, lead_count: int = 2000, seed: int = 20261122) -> DemoSumma
     summary.consents_created = len(consents)
     summary.suppressions_created = len(suppressions)
     summary.attempts_created = len(attempts)
+    # The dashboard's figures of the demo's weeks (the clock keeps only the last days fresh).
+    first_day = min(lead.received_at for lead in leads).date()
+    rollups_rebuild(
+        days=[
+            first_day + datetime.timedelta(days=n) for n in range((now.date() - first_day).days + 1)
+        ]
+    )
     return summary
+
+
+def _ledger_record(plans: list[LeadPlan], rng: random.Random) -> tuple[int, int]:
+    """Record the conversions and returns the demo's outcomes stand for, each with the
+    feedback event the source would receive; return how many of each."""
+    conversions, returns = [], []
+    for plan in plans:
+        lead = plan.lead
+        if lead.status in CONTACTED_STATUSES and plan.calls:
+            conversions.append(_conversion(lead, plan, ConversionKind.CONTACTED, plan.calls[0][0]))
+        if lead.status in (LeadStatus.APPOINTMENT, LeadStatus.WON) and plan.calls:
+            conversions.append(
+                _conversion(lead, plan, ConversionKind.APPOINTMENT, plan.calls[-1][1])
+            )
+        if lead.status == LeadStatus.WON and plan.calls:
+            sale = _conversion(lead, plan, ConversionKind.SALE, plan.calls[-1][1])
+            sale.revenue = Decimal(rng.randrange(800, 12_000, 50))
+            conversions.append(sale)
+        if lead.status == LeadStatus.RETURNED and plan.calls:
+            returned_at = plan.calls[-1][1]
+            returns.append(
+                LeadReturn(
+                    lead=lead,
+                    source=lead.source,
+                    reason=ReturnReason.BAD_NUMBER,
+                    note="The number is disconnected.",
+                    status=ReturnStatus.ACCEPTED,
+                    credit=lead.cost,
+                    origin=ReturnOrigin.REP,
+                    requested_by=plan.caller,
+                    requested_at=returned_at,
+                    decided_at=returned_at + datetime.timedelta(days=1),
+                )
+            )
+    Conversion.objects.bulk_create(conversions, batch_size=500)
+    LeadReturn.objects.bulk_create(returns, batch_size=500)
+    for conversion in conversions:
+        conversion_feedback_record(conversion=conversion)
+    for lead_return in returns:
+        for event_type, at in (
+            (FeedbackEventType.RETURNED, lead_return.requested_at),
+            (FeedbackEventType.RETURN_ACCEPTED, lead_return.decided_at),
+        ):
+            feedback_event_record(
+                lead=lead_return.lead, type=event_type, occurred_at=at, lead_return=lead_return
+            )
+    return len(conversions), len(returns)
+
+
+def _conversion(lead: Lead, plan: LeadPlan, kind: str, at: datetime.datetime) -> Conversion:
+    return Conversion(
+        lead=lead, kind=kind, occurred_at=at, origin=ConversionOrigin.REP, recorded_by=plan.caller
+    )
 
 
 def _callbacks_plan(leads: list[Lead], rng: random.Random, now) -> int:

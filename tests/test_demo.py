@@ -194,3 +194,17 @@ def test_demo_refuses_without_debug(settings):
         call_command("seed_demo")
 
     assert Lead.objects.count() == 0
+
+
+def test_demo_outcomes_are_in_the_ledger_and_on_the_dashboard(demo):
+    from leads.models import Conversion, FeedbackEvent, LeadReturn
+    from leads.models.rollup import SourceDayRollup
+
+    won = Lead.objects.filter(status="won")
+    sales = Conversion.objects.filter(kind="sale")
+    assert sales.count() == won.count() > 0
+    assert not sales.filter(revenue__isnull=True).exists()
+    assert LeadReturn.objects.count() == Lead.objects.filter(status="returned").count() > 0
+    assert FeedbackEvent.objects.filter(type="lead.sold").count() == sales.count()
+    # The dashboard reads rollups: every demo day has its figures, sales included.
+    assert sum(row.sales for row in SourceDayRollup.objects.all()) == won.count()

@@ -36,7 +36,8 @@ class Command(BaseCommand):
             f"Demo data: {summary.leads_created} leads, {summary.consents_created} consent "
             f"records, {summary.suppressions_created} opt-outs, {summary.attempts_created} "
             f"attempts and {summary.touches_created} planned welcome texts and callbacks created; "
-            f"{summary.enrollments_created} leads follow their cadence."
+            f"{summary.conversions_created} conversions and {summary.returns_created} returns "
+            f"recorded; {summary.enrollments_created} leads follow their cadence."
         )
         if summary.users_created:
             self.stdout.write(
