@@ -61,8 +61,10 @@ class UtcText(Func):
     template = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
     def as_sqlite(self, compiler, connection, **extra):
-        # SQLite keeps instants as UTC text already.
-        template = "strftime('%%Y-%%m-%%dT%%H:%%M:%%SZ', %(expressions)s)"
+        # SQLite keeps instants as UTC text already. The percent signs stay doubled in the
+        # SQL (the template halves them once): Django's cursors, the debug cursor that
+        # DEBUG turns on among them, read a single one as a parameter.
+        template = "strftime('%%%%Y-%%%%m-%%%%dT%%%%H:%%%%M:%%%%SZ', %(expressions)s)"
         return self.as_sql(compiler, connection, template=template, **extra)
 
 

@@ -8,7 +8,9 @@ import json
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from leads.feedback.exports import COLUMNS, feedback_daily_files_request
 from leads.models import Conversion, FeedbackEvent, FeedbackFile, LeadReturn
@@ -173,6 +175,16 @@ def test_the_json_export_equals_the_database_for_the_range(world, source):
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert json.loads(_body(response)) == expected_rows(source, SINCE, UNTIL, shares_revenue=True)
+
+
+def test_the_export_streams_with_every_query_logged_as_debug_mode_does(world, source):
+    # DEBUG (the embedded demo) logs every query with its parameters filled in.
+    with CaptureQueriesContext(connection):
+        response = _get(source)
+        rows = _csv_rows(response)
+
+    assert response.status_code == 200
+    assert rows == expected_rows(source, SINCE, UNTIL, shares_revenue=False)
 
 
 def test_an_empty_range_is_an_empty_file(world, source):
