@@ -10,8 +10,9 @@ SPEED_TO_LEAD_STEPS = [
         "sms",
         0,
         "",
-        "Hi {{ lead.first_name|default:'there' }}, this is {{ rep.first_name|default:business.name }}"
-        " with {{ business.name }}. Thanks for asking about {{ lead.product|default:'our services' }}!"
+        "Hi {{ lead.first_name|default:'there' }}, this is"
+        "{% if rep.first_name %} {{ rep.first_name }} with{% endif %} {{ business.name }}."
+        " Thanks for asking about {{ lead.product|default:'our services' }}!"
         " When is a good time to talk?",
     ),
     (

@@ -300,7 +300,9 @@ def test_a_lead_posted_through_the_api_gets_its_first_text_and_email_at_once(
         ("bridge", TouchStatus.SCHEDULED),
     ]
     (text,) = texts_to(lead)
-    assert text.startswith("Hi Dana, this is Brightside Home Services with Brightside")
+    assert text.startswith(
+        "Hi Dana, this is Brightside Home Services. Thanks for asking about solar"
+    )
     (email,) = [message for message in mail.outbox if message.to == [lead.email]]
     assert email.subject == "Your solar with Brightside Home Services"
     assert "(305) 555-0100" in email.body
