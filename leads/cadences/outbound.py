@@ -77,7 +77,14 @@ def touch_follow(touch: Touch, decision: Decision, *, now: datetime.datetime) ->
             touches_queue([touch], now=now)
             return
         touch.status = TouchStatus.SCHEDULED
-    elif decision.next_allowed_at is not None:
+    else:
+        touch_refusal_follow(touch, decision)
+    touch.save()
+
+
+def touch_refusal_follow(touch: Touch, decision: Decision) -> None:
+    """Defer the touch to the instant the gate names, or block it with the reasons (unsaved)."""
+    if decision.next_allowed_at is not None:
         touch.status = TouchStatus.SCHEDULED
         touch.due_at = decision.next_allowed_at
         touch.deferrals += 1
@@ -86,7 +93,6 @@ def touch_follow(touch: Touch, decision: Decision, *, now: datetime.datetime) ->
         touch.status = TouchStatus.BLOCKED
         touch.status_note = decision_explained(decision)
         logger.info("Touch %s blocked: %s", touch.pk, ", ".join(decision.codes))
-    touch.save()
 
 
 def touches_queue(touches: list[Touch], *, now: datetime.datetime) -> None:

@@ -51,6 +51,7 @@ from twilio.base.exceptions import TwilioRestException
 from compliance.gate import Decision, contact_check
 from compliance.models import DecisionStage
 from crm.telephony import voice_backend
+from leads.cadences.outbound import touch_refusal_follow
 from leads.choices import Channel
 from leads.models import Disposition, Lead, RepProfile, Touch, TouchStatus
 from leads.workspace.calls import call_attempt_record, call_outcome_record
@@ -142,21 +143,9 @@ def recording_notice_needed(lead: Lead) -> bool:
     return True
 
 
-def _explained(decision: Decision) -> str:
-    return " ".join(reason.message for reason in decision.reasons)
-
-
 def _follow(touch: Touch, decision: Decision) -> None:
     """Defer or block a bridge the gate refused; save it."""
-    if decision.next_allowed_at is not None:
-        touch.status = TouchStatus.SCHEDULED
-        touch.due_at = decision.next_allowed_at
-        touch.deferrals += 1
-        touch.status_note = f"Waiting until allowed. {_explained(decision)}"
-    else:
-        touch.status = TouchStatus.BLOCKED
-        touch.status_note = _explained(decision)
-        logger.info("Bridge %s blocked: %s", touch.pk, ", ".join(decision.codes))
+    touch_refusal_follow(touch, decision)
     touch.save(update_fields=["status", "due_at", "deferrals", "status_note"])
 
 
