@@ -172,6 +172,13 @@ class Lead(models.Model):
         editable=False,
         help_text="When a rep must have called by; empty once called.",
     )
+    sla_next_at = models.DateTimeField(
+        "next escalation",
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When its next speed-to-lead escalation step is due; empty when none is.",
+    )
     sla_stage = models.PositiveSmallIntegerField(
         "escalation",
         default=0,
@@ -244,6 +251,12 @@ class Lead(models.Model):
                 condition=models.Q(
                     status__in=OPEN_STATUSES, sla_due_at__isnull=False, sla_stage__lt=3
                 ),
+            ),
+            # The clock's escalations: only leads with a step due, soonest first.
+            models.Index(
+                fields=["sla_next_at"],
+                name="lead_sla_next_idx",
+                condition=models.Q(status__in=OPEN_STATUSES, sla_next_at__isnull=False),
             ),
             models.Index(
                 fields=["received_at"],

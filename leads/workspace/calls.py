@@ -102,7 +102,9 @@ def call_attempt_record(
     Lead.objects.filter(pk=lead.pk, first_attempt_at__isnull=True).update(
         first_attempt_at=attempt.started_at
     )
-    Lead.objects.filter(pk=lead.pk).update(last_attempt_at=attempt.started_at, sla_due_at=None)
+    Lead.objects.filter(pk=lead.pk).update(
+        last_attempt_at=attempt.started_at, sla_due_at=None, sla_next_at=None
+    )
     lead.refresh_from_db(fields=["first_attempt_at", "last_attempt_at", "sla_due_at"])
     lead_rescore(lead=lead)  # an event: the score's factors may have moved
     if touch is not None:

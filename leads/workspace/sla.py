@@ -53,8 +53,16 @@ def sla_clock_start(*, lead: Lead, sla_minutes: int) -> None:
         due = None
     else:
         due = max(lead.received_at, lead.callable_at) + datetime.timedelta(minutes=sla_minutes)
-    lead.sla_due_at = due
-    Lead.objects.filter(pk=lead.pk).update(sla_due_at=due)
+    lead.sla_due_at = lead.sla_next_at = due
+    Lead.objects.filter(pk=lead.pk).update(sla_due_at=due, sla_next_at=due)
+
+
+def sla_next_step_at(*, lead: Lead) -> datetime.datetime | None:
+    """When the lead's next escalation step falls due (one SLA's length after the one
+    before); None once the last step has fired or no SLA runs."""
+    if lead.sla_due_at is None or lead.sla_stage >= MANAGERS_ALERTED:
+        return None
+    return lead.sla_due_at + lead.sla_stage * datetime.timedelta(minutes=lead.source.sla_minutes)
 
 
 def _sla_due(*, until: datetime.datetime):
@@ -77,24 +85,26 @@ def sla_escalate(*, now: datetime.datetime | None = None) -> int:
     while True:
         with transaction.atomic():
             batch = _escalation_batch(now=now, after=after)
+            if batch:  # where this batch ended, before its steps move each lead's next one
+                after = (batch[-1].sla_next_at, batch[-1].pk)
             for lead in batch:
                 escalated += lead_sla_escalate(lead=lead, now=now)
         if len(batch) < ESCALATION_BATCH:
             return escalated
-        after = (batch[-1].sla_due_at, batch[-1].pk)
 
 
 def _escalation_batch(*, now: datetime.datetime, after) -> list[Lead]:
     """Claim the next leads past due and not escalated to the last step, soonest due first,
     after `after` (the last one this tick saw: a lead with no step due yet is passed once)."""
-    leads = _sla_due(until=now).filter(sla_stage__lt=MANAGERS_ALERTED)
+    # Only leads with a step due (lead_sla_next_idx): a lead between two steps is not read.
+    leads = Lead.objects.filter(status__in=OPEN_STATUSES, sla_next_at__lte=now)
     if after is not None:
         due, pk = after
-        leads = leads.filter(sla_due_at__gte=due).filter(Q(sla_due_at__gt=due) | Q(pk__gt=pk))
+        leads = leads.filter(sla_next_at__gte=due).filter(Q(sla_next_at__gt=due) | Q(pk__gt=pk))
     return list(
         leads.select_for_update(skip_locked=True, of=("self",))
         .select_related("source", "owner")
-        .order_by("sla_due_at", "pk")[:ESCALATION_BATCH]
+        .order_by("sla_next_at", "pk")[:ESCALATION_BATCH]
     )
 
 
@@ -118,6 +128,9 @@ def lead_sla_escalate(*, lead: Lead, now: datetime.datetime) -> bool:
     """
     due = sla_stage_due(lead=lead, now=now)
     if lead.sla_stage >= due:
+        if lead.sla_next_at != (next_at := sla_next_step_at(lead=lead)):
+            lead.sla_next_at = next_at  # its SLA moved (a new window, a changed source)
+            Lead.objects.filter(pk=lead.pk).update(sla_next_at=next_at)
         return False
     while lead.sla_stage < due:
         if lead.sla_stage < REP_ALERTED and lead.owner_id is not None:
@@ -130,7 +143,8 @@ def lead_sla_escalate(*, lead: Lead, now: datetime.datetime) -> bool:
             _managers_alert(lead=lead, now=now)
             lead.sla_stage = MANAGERS_ALERTED
     # No history row: the alerts and the assignment record what happened.
-    Lead.objects.filter(pk=lead.pk).update(sla_stage=lead.sla_stage)
+    lead.sla_next_at = sla_next_step_at(lead=lead)
+    Lead.objects.filter(pk=lead.pk).update(sla_stage=lead.sla_stage, sla_next_at=lead.sla_next_at)
     if lead.sla_stage == MANAGERS_ALERTED:
         leads_queue_refresh(leads=[lead], at=now)  # its SLA band ends with the last step
     return True

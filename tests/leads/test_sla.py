@@ -49,7 +49,8 @@ def late_lead(*, due=MONDAY_10AM, sla_minutes=5, **fields):
     fields.setdefault("source", LeadSourceFactory(sla_minutes=sla_minutes))
     fields.setdefault("received_at", MONDAY_10AM - 5 * MINUTE)
     fields.setdefault("processed_at", fields["received_at"])
-    return LeadFactory(sla_due_at=due, **fields)
+    # As sla_clock_start leaves it: the first step falls due with the SLA.
+    return LeadFactory(sla_due_at=due, sla_next_at=due, **fields)
 
 
 def tick(at):
@@ -337,7 +338,8 @@ def test_once_the_managers_are_told_a_lead_waits_behind_leads_whose_sla_can_be_m
 
     tick(MONDAY_10AM + 10 * MINUTE)  # the last step: the managers are told
     lost.refresh_from_db()
-    fresh = LeadFactory(owner=rep, source=source, score=40, sla_due_at=MONDAY_10AM + 14 * MINUTE)
+    due = MONDAY_10AM + 14 * MINUTE
+    fresh = LeadFactory(owner=rep, source=source, score=40, sla_due_at=due, sla_next_at=due)
     with time_machine.travel(MONDAY_10AM + 10 * MINUTE, tick=False):
         leads_queue_refresh(leads=[fresh])
     fresh.refresh_from_db()
@@ -347,3 +349,22 @@ def test_once_the_managers_are_told_a_lead_waits_behind_leads_whose_sla_can_be_m
         sla_warnings_refresh()
     fresh.refresh_from_db()
     assert fresh.priority == SLA_BREAKING + 40 > lost.priority
+
+
+def test_a_tick_reads_no_lead_between_two_steps(monkeypatch):
+    # Leads alerted once wait a whole SLA for their next step: the clock runs every few
+    # seconds, and must not lock and read each of them on every tick meanwhile.
+    source = LeadSourceFactory(sla_minutes=5)
+    for _ in range(30):
+        late_lead(source=source)
+    tick(MONDAY_10AM + MINUTE)
+    assert set(Lead.objects.values_list("sla_stage", flat=True)) == {sla.REASSIGNED}
+    assert set(Lead.objects.values_list("sla_next_at", flat=True)) == {MONDAY_10AM + 10 * MINUTE}
+    read = []
+    escalate = sla.lead_sla_escalate
+    monkeypatch.setattr(sla, "lead_sla_escalate", lambda **kw: read.append(1) or escalate(**kw))
+
+    assert tick(MONDAY_10AM + 3 * MINUTE) == 0
+    assert read == []
+    assert tick(MONDAY_10AM + 10 * MINUTE) == 30  # the managers' step, once each
+    assert len(read) == 30
