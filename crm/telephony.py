@@ -66,10 +66,11 @@ def _client_for(account_sid: str, auth_token: str, base_url: str, pid: int) -> C
     return Client(account_sid, auth_token, http_client=http_client, environment={})
 
 
-def twilio_request_valid(request, *, auth_token: str) -> bool:
+def twilio_request_valid(request, *, auth_token: str, url: str | None = None) -> bool:
     """Whether Twilio signed this Django request with the account's auth token.
 
     A JSON body is signed through the `bodySHA256` query parameter, a form through its params.
+    `url` is the address Twilio was given, when a proxy may show this process another.
     """
     validator = RequestValidator(auth_token)
     if request.content_type == "application/json":
@@ -79,11 +80,11 @@ def twilio_request_valid(request, *, auth_token: str) -> bool:
     else:
         params = request.POST
     return validator.validate(
-        request.build_absolute_uri(), params, request.headers.get("X-Twilio-Signature", "")
+        url or request.build_absolute_uri(), params, request.headers.get("X-Twilio-Signature", "")
     )
 
 
-def twilio_unsigned_refusal(request):
+def twilio_unsigned_refusal(request, *, url: str | None = None):
     """Refuse a post Twilio did not sign; None when it may be taken.
 
     Unsigned posts are taken only in development (DEBUG on, no TWILIO_AUTH_TOKEN): otherwise
@@ -98,7 +99,7 @@ def twilio_unsigned_refusal(request):
             "Twilio's posts are refused until TWILIO_AUTH_TOKEN is set to verify them.",
             content_type="text/plain",
         )
-    if not twilio_request_valid(request, auth_token=auth_token):
+    if not twilio_request_valid(request, auth_token=auth_token, url=url):
         return HttpResponseForbidden(
             "The X-Twilio-Signature header does not match this request.",
             content_type="text/plain",

@@ -11,9 +11,9 @@ from django.conf import settings
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseForbidden
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
-from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import VoiceResponse
 
+from crm.telephony import twilio_unsigned_refusal
 from leads.voice.bridge import (
     CALL_STATUSES,
     DIAL_STATUSES,
@@ -38,26 +38,10 @@ class BadParameter(ValueError):
 
 
 def _refusal(request) -> HttpResponseForbidden | None:
-    auth_token = settings.TWILIO_AUTH_TOKEN
-    if not auth_token:
-        if settings.DEBUG:
-            return None
-        return HttpResponseForbidden(
-            "Voice webhooks are refused until TWILIO_AUTH_TOKEN is set to verify them.",
-            content_type="text/plain",
-        )
     # Twilio signs the URL it was given, which Leadline builds on SITE_URL; a proxy in
     # front may change the scheme or host this process sees.
     url = (settings.SITE_URL + request.get_full_path()) if settings.SITE_URL else None
-    signature = request.headers.get("X-Twilio-Signature", "")
-    if not RequestValidator(auth_token).validate(
-        url or request.build_absolute_uri(), request.POST, signature
-    ):
-        return HttpResponseForbidden(
-            "The X-Twilio-Signature header does not match this request.",
-            content_type="text/plain",
-        )
-    return None
+    return twilio_unsigned_refusal(request, url=url)
 
 
 def _call_sid(request, name: str = "CallSid") -> str:
