@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from crm.admin_records import MadeThroughFunctionAdmin
 from leads.lifecycle import ConversionError, conversion_record
 from leads.models import Conversion, ConversionOrigin, LeadNote
 
@@ -44,7 +45,7 @@ class ConversionAddForm(forms.ModelForm):
 
 
 @admin.register(Conversion)
-class ConversionAdmin(admin.ModelAdmin):
+class ConversionAdmin(MadeThroughFunctionAdmin, admin.ModelAdmin):
     """The conversion ledger: kept, never changed or deleted (the feedback to sources reads
     it); a manager adds what the reps' outcomes and the API did not."""
 
@@ -54,25 +55,9 @@ class ConversionAdmin(admin.ModelAdmin):
     search_fields = ("=lead__id", "lead__source_lead_id")
     raw_id_fields = ("lead",)
     date_hierarchy = "occurred_at"
+    add_form = ConversionAddForm
+    add_form_user = "recorded_by"
     readonly_fields = ("lead", "kind", "revenue", "occurred_at", "origin", "recorded_by", "attempt")
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is not None:
-            return super().get_form(request, obj, change=change, **kwargs)
-        # Built by the admin (so the lead is a raw id, never a list of every lead), a new
-        # class per request: recorded_by is this request's manager.
-        form = super().get_form(request, obj, change=change, form=ConversionAddForm, **kwargs)
-        form.recorded_by = request.user
-        return form
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else ()
-
-    def get_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else ConversionAddForm.Meta.fields
-
-    def save_model(self, request, obj, form, change):
-        pass  # recorded by conversion_record when the form was checked
 
     def has_change_permission(self, request, obj=None):
         return False

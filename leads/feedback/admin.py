@@ -12,6 +12,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.html import format_html
 
+from crm.admin_records import MadeThroughFunctionAdmin
 from leads.feedback.returns import (
     ReturnError,
     month_bounds,
@@ -93,7 +94,7 @@ class LeadReturnAddForm(forms.ModelForm):
 
 
 @admin.register(LeadReturn)
-class LeadReturnAdmin(admin.ModelAdmin):
+class LeadReturnAdmin(MadeThroughFunctionAdmin, admin.ModelAdmin):
     list_display = (
         "requested_at",
         "lead",
@@ -111,6 +112,8 @@ class LeadReturnAdmin(admin.ModelAdmin):
     raw_id_fields = ("lead",)
     actions = ("mark_sent", "accept", "reject")
     change_list_template = "admin/leads/leadreturn/change_list.html"
+    add_form = LeadReturnAddForm
+    add_form_user = "requested_by"
     readonly_fields = (
         "lead",
         "source",
@@ -124,22 +127,6 @@ class LeadReturnAdmin(admin.ModelAdmin):
         "decided_by",
         "decided_at",
     )
-
-    def get_form(self, request, obj=None, change=False, **kwargs):
-        if obj is not None:
-            return super().get_form(request, obj, change=change, **kwargs)
-        form = super().get_form(request, obj, change=change, form=LeadReturnAddForm, **kwargs)
-        form.requested_by = request.user
-        return form
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else ()
-
-    def get_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else LeadReturnAddForm.Meta.fields
-
-    def save_model(self, request, obj, form, change):
-        pass  # made by return_request when the form was checked
 
     def has_change_permission(self, request, obj=None):
         # Returns change by the actions below (accepted, rejected, sent), never by editing.
